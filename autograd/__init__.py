@@ -1,0 +1,26 @@
+"""chainrule's autograd: Tensors, the primitives table, backward, and checks.
+
+    import autograd as ag
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    x.grad  # tensor([2., 4.])
+"""
+from . import functional, ops
+from .anomaly import detect_anomaly
+from .creation import (arange, full, generator, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
+                       zeros_like)
+from .dtypes import get_default_dtype, set_default_dtype
+from .engine import backward, grad
+from .function import PRIMITIVES, Formula, Function
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .gradcheck import GradcheckError, dot_product_check, gradcheck, gradgradcheck
+from .ops import *  # noqa: F401,F403  (the primitives as functions: ag.exp, ag.unfold, ...)
+from .tensor import Tensor
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like",
+    "manual_seed", "generator", "set_default_dtype", "get_default_dtype", "backward", "grad", "Function",
+    "Formula", "PRIMITIVES", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "scope",
+    "gradcheck", "gradgradcheck", "dot_product_check", "GradcheckError", "detect_anomaly", "functional", "ops",
+] + ops.__all__

@@ -1,0 +1,234 @@
+"""Reverse-mode differentiation: `backward` and `grad`.
+
+The order is computed once per call with Kahn's algorithm: count, for every
+node, how many consumers will send it a gradient; a node runs when all have
+arrived. Cotangents wait in a dict keyed by node and are dropped once used, so
+nothing is recursive and a 100,000-deep chain runs in a loop. After the pass
+each node frees its saved values unless `retain_graph=True`.
+"""
+import numpy as np
+
+from . import grad_mode
+from .tensor import Tensor, as_tensor
+
+_state = grad_mode._state
+
+
+def _seed(outputs, grad_outputs):
+    """Initial cotangents: ones for scalar outputs, else the given gradients."""
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+    outputs = list(outputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"expected {len(outputs)} gradients for {len(outputs)} outputs, got {len(grad_outputs)}")
+    seeds = []
+    for out, g in zip(outputs, grad_outputs):
+        if not out._requires_grad:
+            raise RuntimeError(
+                f"backward: the tensor of shape {out.shape} does not require grad and has no grad_fn "
+                "(did you build it under no_grad, or from tensors without requires_grad=True?)"
+            )
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs; this output "
+                    f"has shape {out.shape}. Pass gradient=<tensor of shape {out.shape}>."
+                )
+            g = Tensor._wrap(np.ones(out.shape, dtype=out.dtype))
+        else:
+            g = as_tensor(g, like=out)
+            if g.shape != out.shape:
+                raise ValueError(f"backward: gradient has shape {g.shape}, output has shape {out.shape}")
+        seeds.append((out, g))
+    return seeds
+
+
+def _count_consumers(roots):
+    """For every node reachable from `roots`: how many edges point at it."""
+    consumers = {}
+    stack = list(roots)
+    seen = set(roots)
+    while stack:
+        node = stack.pop()
+        if node.released:
+            raise RuntimeError(
+                f"trying to backward through the graph a second time ({node!r} was freed after the "
+                "first backward); pass retain_graph=True to the first backward to keep it"
+            )
+        for edge in node.next:
+            if type(edge) is tuple:
+                child = edge[0]
+                consumers[child] = consumers.get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    return consumers
+
+
+def _fit(g, shape, dtype, node, index):
+    """Sum a VJP's result back to its input's shape (undoing broadcasting) and dtype."""
+    if type(g) is not Tensor:
+        g = as_tensor(np.asarray(g))
+    if g.data.shape != shape:
+        from .ops import sum_to
+
+        try:
+            g = sum_to(g, shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{node!r} returned a gradient of shape {g.shape} for input {index}, which has shape {shape}"
+            ) from None
+    if g.data.dtype != dtype:
+        g = g.to(dtype)
+    if _state["anomaly"] and not np.all(np.isfinite(g.data)):
+        raise FloatingPointError(
+            f"detect_anomaly: backward of '{node.name}' returned NaN/inf in the gradient for input "
+            f"{index} (shape {shape}); the node was created at {node.trace}"
+        )
+    return g
+
+
+def _run_hooks(hooks, g):
+    for fn in hooks:
+        result = fn(g)
+        if result is not None:
+            g = as_tensor(result)
+    return g
+
+
+def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
+    """Run the backward pass. `capture` maps (node, index) or a leaf to a slot for `grad`."""
+    buffers = {}
+    roots = []
+    captured = {}
+    for out, g in seeds:
+        if out._node is None:
+            _deliver_to_leaf(out, g, capture, captured, accumulate)
+            continue
+        node = out._node
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node.n_outputs
+            roots.append(node)
+        index = out._out_idx
+        buf[index] = g if buf[index] is None else buf[index] + g
+    consumers = _count_consumers(roots)
+    ready = [n for n in roots if n not in consumers]
+    previous = grad_mode.set_grad_enabled(create_graph)
+    try:
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None)
+            if grads is None:  # no gradient reached this node: only release its consumers' counts
+                _skip(node, consumers, ready, retain_graph)
+                continue
+            if node.pre_hooks:
+                for index, fn in node.pre_hooks:
+                    if grads[index] is not None:
+                        grads[index] = _run_hooks([fn], grads[index])
+            if capture:
+                for index, g in enumerate(grads):
+                    if (node, index) in capture:
+                        captured[(node, index)] = g
+            for index, g in enumerate(grads):
+                if g is None:
+                    shape, dtype = node.out_meta[index]
+                    grads[index] = Tensor._wrap(np.zeros(shape, dtype))
+            result = node.backward(node, *grads)
+            if not retain_graph:
+                node.release()
+            if type(result) is not tuple:
+                result = (result,)
+            if len(result) != len(node.next):
+                raise RuntimeError(
+                    f"{node!r}: backward returned {len(result)} gradients, expected {len(node.next)} "
+                    "(one per input of forward; use None for inputs without a gradient)"
+                )
+            for index, (edge, g) in enumerate(zip(node.next, result)):
+                if edge is None:
+                    continue
+                if g is None:
+                    if type(edge) is tuple:
+                        _release_edge(edge[0], consumers, ready)
+                    continue
+                shape, dtype = node.in_meta[index]
+                g = _fit(g, shape, dtype, node, index)
+                if type(edge) is tuple:
+                    child, slot = edge
+                    buf = buffers.get(child)
+                    if buf is None:
+                        buf = buffers[child] = [None] * child.n_outputs
+                    buf[slot] = g if buf[slot] is None else buf[slot] + g
+                    left = consumers[child] - 1
+                    consumers[child] = left
+                    if left == 0:
+                        ready.append(child)
+                else:
+                    _deliver_to_leaf(edge, g, capture, captured, accumulate)
+    finally:
+        grad_mode.set_grad_enabled(previous)
+    return captured
+
+
+def _release_edge(child, consumers, ready):
+    left = consumers[child] - 1
+    consumers[child] = left
+    if left == 0:
+        ready.append(child)
+
+
+def _skip(node, consumers, ready, retain_graph):
+    for edge in node.next:
+        if type(edge) is tuple:
+            _release_edge(edge[0], consumers, ready)
+    if not retain_graph:
+        node.release()
+
+
+def _deliver_to_leaf(leaf, g, capture, captured, accumulate):
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g)
+    if capture is not None and leaf in capture:
+        captured[leaf] = g if captured.get(leaf) is None else captured[leaf] + g
+    if accumulate:
+        if not _state["grad_enabled"]:
+            g = g.detach() if g._node is not None else g
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):
+    """Accumulate the gradients of `tensors` into the `.grad` of every leaf they depend on."""
+    seeds = _seed(tensors, grad_tensors)
+    _execute(seeds, retain_graph or create_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Return d(outputs)/d(inputs) as a tuple, without touching any `.grad`.
+
+    With `create_graph=True` the results carry a graph, so they can be
+    differentiated again (second and higher derivatives).
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x._requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    keys = [x if x._node is None else (x._node, x._out_idx) for x in inputs]
+    seeds = _seed(outputs, grad_outputs)
+    captured = _execute(seeds, retain_graph, create_graph, capture=set(keys), accumulate=False)
+    results = []
+    for i, key in enumerate(keys):
+        g = captured.get(key)
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {inputs[i].shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        results.append(g)
+    return tuple(results)

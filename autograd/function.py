@@ -1,0 +1,239 @@
+"""Function: the one mechanism behind every primitive and every user extension.
+
+A Function subclass defines `forward(ctx, *arrays)` on NumPy arrays and
+`backward(ctx, *grads)` on Tensors (its vector-Jacobian product, VJP). `apply`
+runs the forward and, when an input requires grad, turns `ctx` into a node of
+the backward graph: it keeps the edges to the inputs' nodes (or the leaf
+tensors themselves), the inputs' shapes, the scope it was created in and what
+`save_for_backward` asked for. Because VJPs use Tensor operations, running them
+with grad mode on (`create_graph=True`) records a graph of the backward pass.
+"""
+import traceback
+from typing import NamedTuple
+
+import numpy as np
+
+from . import grad_mode
+
+_state = grad_mode._state
+
+#: Every built-in primitive by name: the table of derivative rules (see `autograd.ops`).
+PRIMITIVES = {}
+
+
+class Formula(NamedTuple):
+    """A primitive's math, in plain text and LaTeX.
+
+    `inputs` names the operands (`a`, `b`); `vjps[i]` is the gradient sent to
+    input i in terms of the operands, the output `y` and the upstream gradient `ḡ`.
+    """
+
+    inputs: tuple
+    text: str
+    tex: str
+    vjps: tuple
+    vjps_tex: tuple
+
+
+def primitive(cls):
+    """Class decorator: enter a Function subclass into the primitives table."""
+    PRIMITIVES[cls.name] = cls
+    return cls
+
+
+class _SavedOutput:
+    """Marks a saved forward output; rebuilt as a Tensor pointing at its node on unpack."""
+
+    __slots__ = ("array", "index")
+
+    def __init__(self, array, index):
+        self.array = array
+        self.index = index
+
+
+class Function:
+    """Base class of graph nodes. Subclass it and call `MyFunction.apply(*inputs)`.
+
+    Example (a user extension)::
+
+        class Cube(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+            @staticmethod
+            def backward(ctx, g):
+                x, = ctx.saved_tensors
+                return g * 3 * x ** 2
+    """
+
+    name = None
+    formula = None
+    differentiable = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name") is None:
+            cls.name = cls.__name__.lower()
+
+    # -- the two methods a subclass writes -------------------------------------------
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
+
+    # -- context API used inside forward/backward ------------------------------------
+    def save_for_backward(self, *arrays):
+        """Keep inputs, outputs or other arrays for the VJP; read them back with `saved_tensors`."""
+        self._to_save = arrays
+
+    @property
+    def saved_tensors(self):
+        """The saved values as Tensors (inputs keep their graph, so VJPs stay differentiable)."""
+        if self.released:
+            raise RuntimeError(
+                f"{self!r}: trying to backward through the graph a second time; its saved values "
+                "were freed after the first backward. Pass retain_graph=True to the first backward "
+                "if you need to run it again."
+            )
+        from .tensor import Tensor
+
+        out = []
+        for item, version in zip(self._saved, self._saved_versions):
+            if isinstance(item, Tensor):
+                if item._version != version:
+                    raise RuntimeError(
+                        f"{self!r}: a tensor of shape {item.shape} saved for backward was modified "
+                        f"in place (version {version} when saved, now {item._version}). Use an "
+                        "out-of-place operation (y = y + 1) instead of an in-place one."
+                    )
+                out.append(item)
+            elif isinstance(item, _SavedOutput):
+                out.append(Tensor._wrap(item.array, self, item.index))
+            else:
+                out.append(Tensor._wrap(item))
+        return tuple(out)
+
+    # -- graph bookkeeping -----------------------------------------------------------
+    @property
+    def next_functions(self):
+        """For each input: (node, output index), the leaf Tensor, or None when it needs no grad."""
+        return self.next
+
+    def register_prehook(self, index, fn):
+        """Call fn(grad) on the total gradient of output `index` before this node's backward."""
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        self.pre_hooks.append((index, fn))
+
+    def release(self):
+        """Free what was saved for backward; a later backward through this node raises."""
+        self._saved = None
+        self.released = True
+
+    @property
+    def saved_nbytes(self):
+        """Bytes of arrays this node keeps alive for its VJP."""
+        from .tensor import Tensor
+
+        total = 0
+        for item in self._saved or ():
+            if isinstance(item, Tensor):
+                total += item.data.nbytes
+            elif isinstance(item, _SavedOutput):
+                total += item.array.nbytes
+            else:
+                total += np.asarray(item).nbytes
+        return total
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+    # -- running a Function ----------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward on the inputs' arrays; record a node when grad is needed."""
+        from .tensor import Tensor
+
+        ctx = cls.__new__(cls)
+        ctx._to_save = ()
+        arrays = []
+        tensors = []
+        requires = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                tensors.append(a)
+                requires = requires or a._requires_grad
+            else:
+                arrays.append(a)
+                tensors.append(None)
+        record = requires and _state["grad_enabled"] and cls.differentiable
+        ctx.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        outs = tuple(o.data if isinstance(o, Tensor) else np.asarray(o) for o in outs)
+        if _state["anomaly"]:
+            _check_finite_forward(cls, outs)
+        if not record:
+            results = tuple(Tensor._wrap(o) for o in outs)
+            return results[0] if single else results
+        ctx.n_outputs = len(outs)
+        ctx.out_meta = tuple((o.shape, o.dtype) for o in outs)
+        ctx.in_meta = tuple(None if t is None else (t.data.shape, t.data.dtype) for t in tensors)
+        ctx.next = tuple(
+            None if t is None or not t._requires_grad
+            else (t if t._node is None else (t._node, t._out_idx))
+            for t in tensors
+        )
+        ctx.scope = _state["scope"]
+        ctx.pre_hooks = None
+        ctx.released = False
+        ctx.trace = _creation_site() if _state["anomaly"] else None
+        saved = []
+        versions = []
+        for item in ctx._to_save:
+            kept, version = _resolve_saved(item, arrays, tensors, outs)
+            saved.append(kept)
+            versions.append(version)
+        ctx._saved = saved
+        ctx._saved_versions = versions
+        del ctx._to_save
+        results = tuple(Tensor._wrap(o, ctx, i) for i, o in enumerate(outs))
+        return results[0] if single else results
+
+
+def _resolve_saved(item, arrays, tensors, outs):
+    """Map an array passed to save_for_backward back to its input Tensor or output slot."""
+    from .tensor import Tensor
+
+    if isinstance(item, Tensor):
+        return item, item._version
+    for array, tensor in zip(arrays, tensors):
+        if tensor is not None and item is array:
+            return tensor, tensor._version
+    for index, out in enumerate(outs):
+        if item is out:
+            return _SavedOutput(out, index), None
+    return item, None
+
+
+def _creation_site():
+    """The user's line that created a node (the innermost frame outside this package)."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if "/autograd/" not in frame.filename and "/nn/" not in frame.filename:
+            return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
+    return None
+
+
+def _check_finite_forward(cls, outs):
+    for o in outs:
+        if o.dtype.kind == "f" and not np.all(np.isfinite(o)):
+            raise FloatingPointError(
+                f"detect_anomaly: forward of '{cls.name}' produced NaN/inf "
+                f"(output shape {o.shape}) at {_creation_site()}"
+            )

@@ -1,0 +1,391 @@
+"""Elementwise primitives. Each: forward on arrays, VJP on Tensors, formulas.
+
+Binary VJPs return gradients of the broadcast shape; the engine sums them back
+to each input's shape (`sum_to`), so the rules below are the textbook ones.
+"""
+import numpy as np
+
+from ..function import Formula, Function, primitive
+from ..tensor import Tensor, as_tensor
+
+const = Tensor._wrap
+
+
+@primitive
+class Add(Function):
+    formula = Formula(("a", "b"), "a + b", "a + b", ("ḡ", "ḡ"), (r"\bar{g}", r"\bar{g}"))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+@primitive
+class Sub(Function):
+    formula = Formula(("a", "b"), "a − b", "a - b", ("ḡ", "−ḡ"), (r"\bar{g}", r"-\bar{g}"))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g if ctx.needs_input_grad[1] else None
+
+
+@primitive
+class Mul(Function):
+    formula = Formula(("a", "b"), "a·b", r"a \cdot b", ("ḡ·b", "ḡ·a"),
+                      (r"\bar{g} \cdot b", r"\bar{g} \cdot a"))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+@primitive
+class Div(Function):
+    formula = Formula(("a", "b"), "a / b", r"\frac{a}{b}", ("ḡ / b", "−ḡ·a / b²"),
+                      (r"\frac{\bar{g}}{b}", r"-\frac{\bar{g}\, a}{b^{2}}"))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g / b if need_a else None
+        gb = -g * a / (b * b) if need_b else None
+        return ga, gb
+
+
+@primitive
+class Neg(Function):
+    formula = Formula(("a",), "−a", "-a", ("−ḡ",), (r"-\bar{g}",))
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+@primitive
+class Pow(Function):
+    formula = Formula(("a", "b"), "a^b", "a^{b}", ("ḡ·b·a^(b−1)", "ḡ·a^b·ln a"),
+                      (r"\bar{g}\, b\, a^{b-1}", r"\bar{g}\, a^{b} \ln a"))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.power(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if need_a else None
+        gb = None
+        if need_b:  # ln a is taken as 0 where a ≤ 0 (the term vanishes where a = 0)
+            positive = const(a.data > 0)
+            gb = g * a ** b * log(where(positive, a, 1.0))
+        return ga, gb
+
+
+@primitive
+class Exp(Function):
+    formula = Formula(("a",), "exp(a)", r"e^{a}", ("ḡ·y",), (r"\bar{g}\, y",))
+
+    @staticmethod
+    def forward(ctx, a):
+        y = np.exp(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * y
+
+
+@primitive
+class Log(Function):
+    formula = Formula(("a",), "ln a", r"\ln a", ("ḡ / a",), (r"\frac{\bar{g}}{a}",))
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors
+        return g / a
+
+
+@primitive
+class Sqrt(Function):
+    formula = Formula(("a",), "√a", r"\sqrt{a}", ("ḡ / (2y)",), (r"\frac{\bar{g}}{2 y}",))
+
+    @staticmethod
+    def forward(ctx, a):
+        y = np.sqrt(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g / (2 * y)
+
+
+@primitive
+class Abs(Function):
+    formula = Formula(("a",), "|a|", r"\lvert a \rvert", ("ḡ·sign(a)",), (r"\bar{g}\,\operatorname{sign}(a)",))
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors
+        return g * const(np.sign(a.data))
+
+
+@primitive
+class Tanh(Function):
+    formula = Formula(("a",), "tanh a", r"\tanh a", ("ḡ·(1 − y²)",), (r"\bar{g}\,(1 - y^{2})",))
+
+    @staticmethod
+    def forward(ctx, a):
+        y = np.tanh(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * (1 - y * y)
+
+
+@primitive
+class Sigmoid(Function):
+    formula = Formula(("a",), "σ(a) = 1/(1 + e^−a)", r"\sigma(a) = \frac{1}{1 + e^{-a}}",
+                      ("ḡ·y·(1 − y)",), (r"\bar{g}\, y\,(1 - y)",))
+
+    @staticmethod
+    def forward(ctx, a):
+        y = 0.5 * (1 + np.tanh(0.5 * a))  # = 1/(1+e^-a) without overflow for large |a|
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * (y * (1 - y))
+
+
+@primitive
+class Relu(Function):
+    formula = Formula(("a",), "max(a, 0)", r"\max(a, 0)", ("ḡ·[a > 0]",), (r"\bar{g}\,[a > 0]",))
+
+    @staticmethod
+    def forward(ctx, a):
+        y = np.maximum(a, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * const(y.data > 0)
+
+
+def _tie_split(a, b):
+    """1 where a wins, ½ where a and b tie, 0 where b wins."""
+    return (a > b) + 0.5 * (a == b)
+
+
+@primitive
+class Maximum(Function):
+    """Elementwise max; on ties each input gets half the gradient."""
+
+    formula = Formula(("a", "b"), "max(a, b)", r"\max(a, b)", ("ḡ·[a > b] (½ on ties)", "ḡ·[b > a] (½ on ties)"),
+                      (r"\bar{g}\,[a > b]", r"\bar{g}\,[b > a]"))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wins = _tie_split(a.data, b.data).astype(g.dtype)
+        return g * const(wins), g * const(1 - wins)
+
+
+@primitive
+class Minimum(Function):
+    """Elementwise min; on ties each input gets half the gradient."""
+
+    formula = Formula(("a", "b"), "min(a, b)", r"\min(a, b)", ("ḡ·[a < b] (½ on ties)", "ḡ·[b < a] (½ on ties)"),
+                      (r"\bar{g}\,[a < b]", r"\bar{g}\,[b < a]"))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wins = _tie_split(b.data, a.data).astype(g.dtype)
+        return g * const(wins), g * const(1 - wins)
+
+
+@primitive
+class Where(Function):
+    formula = Formula(("c", "a", "b"), "c ? a : b", r"c \,?\, a : b", ("—", "ḡ·[c]", "ḡ·[¬c]"),
+                      ("-", r"\bar{g}\,[c]", r"\bar{g}\,[\lnot c]"))
+
+    @staticmethod
+    def forward(ctx, c, a, b):
+        ctx.save_for_backward(c)
+        return np.where(c, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        c, = ctx.saved_tensors
+        zero = const(np.zeros((), g.dtype))
+        _, need_a, need_b = ctx.needs_input_grad
+        return (None, where(c, g, zero) if need_a else None, where(c, zero, g) if need_b else None)
+
+
+@primitive
+class Clip(Function):
+    formula = Formula(("a",), "clip(a, lo, hi)", r"\min(\max(a, lo), hi)", ("ḡ·[lo ≤ a ≤ hi]",),
+                      (r"\bar{g}\,[lo \le a \le hi]",))
+
+    @staticmethod
+    def forward(ctx, a, lo=None, hi=None):
+        inside = np.ones(a.shape, bool)
+        if lo is not None:
+            inside &= a >= lo
+        if hi is not None:
+            inside &= a <= hi
+        ctx.save_for_backward(inside)
+        return np.clip(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        inside, = ctx.saved_tensors
+        return g * inside
+
+
+@primitive
+class Cast(Function):
+    formula = Formula(("a",), "a as dtype", r"\operatorname{cast}(a)", ("cast(ḡ) back to a's dtype",),
+                      (r"\operatorname{cast}(\bar{g})",))
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return cast(g, ctx.in_dtype)
+
+
+def _binary(cls):
+    def op(a, b):
+        if not isinstance(a, Tensor):
+            a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+        if not isinstance(b, Tensor):
+            b = as_tensor(b, like=a)
+        return cls.apply(a, b)
+
+    op.__name__ = cls.name
+    op.__doc__ = f"{cls.name}(a, b) = {cls.formula.text}, broadcasting like NumPy."
+    return op
+
+
+add = _binary(Add)
+sub = _binary(Sub)
+mul = _binary(Mul)
+div = _binary(Div)
+pow = _binary(Pow)
+maximum = _binary(Maximum)
+minimum = _binary(Minimum)
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def exp(a):
+    return Exp.apply(a)
+
+
+def log(a):
+    return Log.apply(a)
+
+
+def sqrt(a):
+    return Sqrt.apply(a)
+
+
+def abs(a):
+    return Abs.apply(a)
+
+
+def tanh(a):
+    return Tanh.apply(a)
+
+
+def sigmoid(a):
+    return Sigmoid.apply(a)
+
+
+def relu(a):
+    return Relu.apply(a)
+
+
+def where(condition, a, b):
+    """Pick a where condition holds, else b (condition gets no gradient)."""
+    c = condition.data if isinstance(condition, Tensor) else np.asarray(condition, bool)
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    return Where.apply(c, a, b)
+
+
+def clip(a, lo=None, hi=None):
+    """Clamp to [lo, hi]; the gradient passes where lo ≤ a ≤ hi."""
+    return Clip.apply(a, lo=lo, hi=hi)
+
+
+def cast(a, dtype):
+    """Convert to dtype; the gradient is converted back."""
+    dtype = np.dtype(dtype)
+    if a.dtype == dtype:
+        return a
+    return Cast.apply(a, dtype)
