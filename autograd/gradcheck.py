@@ -7,7 +7,7 @@ dot_product_check tests ⟨v, J·u⟩ = ⟨Jᵀ·v, u⟩ with random u, v: cheap
 import numpy as np
 
 from .engine import grad
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -109,9 +109,10 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         grad_outputs = [Tensor._wrap(rng.standard_normal(y.shape)) for y in _outputs(fn, inputs)]
 
     def first_derivatives(*xs):
-        outputs = _outputs(fn, xs)
         picked = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        grads = grad(outputs, picked, grad_outputs, create_graph=True, allow_unused=True)
+        with enable_grad():  # the numerical pass runs under no_grad; the first derivatives need a graph
+            outputs = _outputs(fn, xs)
+            grads = grad(outputs, picked, grad_outputs, create_graph=True, allow_unused=True)
         return tuple(g if g is not None else Tensor._wrap(np.zeros(x.shape)) for g, x in zip(grads, picked))
 
     if not wrt:
