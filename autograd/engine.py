@@ -6,6 +6,8 @@ arrived. Cotangents wait in a dict keyed by node and are dropped once used, so
 nothing is recursive and a 100,000-deep chain runs in a loop. After the pass
 each node frees its saved values unless `retain_graph=True`.
 """
+import gc
+
 import numpy as np
 
 from . import grad_mode
@@ -71,7 +73,7 @@ def _count_consumers(roots):
 
 def _fit(g, shape, dtype, node, index):
     """Sum a VJP's result back to its input's shape (undoing broadcasting) and dtype."""
-    if type(g) is not Tensor:
+    if not isinstance(g, Tensor):
         g = as_tensor(np.asarray(g))
     if g.data.shape != shape:
         from .ops import sum_to
@@ -119,6 +121,10 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
     consumers = _count_consumers(roots)
     ready = [n for n in roots if n not in consumers]
     previous = grad_mode.set_grad_enabled(create_graph)
+    # The pass makes many short-lived objects and no reference cycles: pausing the cyclic
+    # garbage collector saves it from rescanning the whole graph again and again.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         while ready:
             node = ready.pop()
@@ -134,21 +140,25 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
                 for index, g in enumerate(grads):
                     if (node, index) in capture:
                         captured[(node, index)] = g
-            for index, g in enumerate(grads):
-                if g is None:
-                    shape, dtype = node.out_meta[index]
-                    grads[index] = Tensor._wrap(np.zeros(shape, dtype))
+            if node.n_outputs > 1:
+                for index, g in enumerate(grads):
+                    if g is None:
+                        shape, dtype = node.out_meta[index]
+                        grads[index] = Tensor._wrap(np.zeros(shape, dtype))
             result = node.backward(node, *grads)
             if not retain_graph:
                 node.release()
             if type(result) is not tuple:
                 result = (result,)
-            if len(result) != len(node.next):
+            edges = node.next
+            if len(result) != len(edges):
                 raise RuntimeError(
-                    f"{node!r}: backward returned {len(result)} gradients, expected {len(node.next)} "
+                    f"{node!r}: backward returned {len(result)} gradients, expected {len(edges)} "
                     "(one per input of forward; use None for inputs without a gradient)"
                 )
-            for index, (edge, g) in enumerate(zip(node.next, result)):
+            index = -1
+            for edge, g in zip(edges, result):
+                index += 1
                 if edge is None:
                     continue
                 if g is None:
@@ -156,7 +166,8 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
                         _release_edge(edge[0], consumers, ready)
                     continue
                 shape, dtype = node.in_meta[index]
-                g = _fit(g, shape, dtype, node, index)
+                if type(g) is not Tensor or g.data.shape != shape or g.data.dtype != dtype or _state["anomaly"]:
+                    g = _fit(g, shape, dtype, node, index)
                 if type(edge) is tuple:
                     child, slot = edge
                     buf = buffers.get(child)
@@ -171,6 +182,8 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
                     _deliver_to_leaf(edge, g, capture, captured, accumulate)
     finally:
         grad_mode.set_grad_enabled(previous)
+        if collecting:
+            gc.enable()
     return captured
 
 

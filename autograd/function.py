@@ -99,8 +99,6 @@ class Function:
                 "were freed after the first backward. Pass retain_graph=True to the first backward "
                 "if you need to run it again."
             )
-        from .tensor import Tensor
-
         out = []
         for item, version in zip(self._saved, self._saved_versions):
             if isinstance(item, Tensor):
@@ -112,9 +110,9 @@ class Function:
                     )
                 out.append(item)
             elif isinstance(item, _SavedOutput):
-                out.append(Tensor._wrap(item.array, self, item.index))
+                out.append(_wrap(item.array, self, item.index))
             else:
-                out.append(Tensor._wrap(item))
+                out.append(_wrap(item))
         return tuple(out)
 
     # -- graph bookkeeping -----------------------------------------------------------
@@ -137,8 +135,6 @@ class Function:
     @property
     def saved_nbytes(self):
         """Bytes of arrays this node keeps alive for its VJP."""
-        from .tensor import Tensor
-
         total = 0
         for item in self._saved or ():
             if isinstance(item, Tensor):
@@ -156,70 +152,79 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the inputs' arrays; record a node when grad is needed."""
-        from .tensor import Tensor
-
-        ctx = cls.__new__(cls)
+        ctx = _new(cls)
         ctx._to_save = ()
         arrays = []
-        tensors = []
-        requires = False
+        record = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
-                tensors.append(a)
-                requires = requires or a._requires_grad
+                if a._requires_grad:
+                    record = True
             else:
                 arrays.append(a)
-                tensors.append(None)
-        record = requires and _state["grad_enabled"] and cls.differentiable
-        ctx.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
+        record = record and _state["grad_enabled"] and cls.differentiable
+        if record:
+            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
         out = cls.forward(ctx, *arrays, **kwargs)
-        single = not isinstance(out, tuple)
-        outs = (out,) if single else out
-        outs = tuple(o.data if isinstance(o, Tensor) else np.asarray(o) for o in outs)
+        if type(out) is np.ndarray:
+            single, outs = True, (out,)
+        else:
+            single = not isinstance(out, tuple)
+            outs = tuple([o.data if isinstance(o, Tensor) else np.asarray(o) for o in ((out,) if single else out)])
         if _state["anomaly"]:
             _check_finite_forward(cls, outs)
         if not record:
-            results = tuple(Tensor._wrap(o) for o in outs)
-            return results[0] if single else results
+            return _wrap(outs[0]) if single else tuple([_wrap(o) for o in outs])
+        _link(ctx, args)
         ctx.n_outputs = len(outs)
-        ctx.out_meta = tuple((o.shape, o.dtype) for o in outs)
-        ctx.in_meta = tuple(None if t is None else (t.data.shape, t.data.dtype) for t in tensors)
-        ctx.next = tuple(
-            None if t is None or not t._requires_grad
-            else (t if t._node is None else (t._node, t._out_idx))
-            for t in tensors
-        )
-        ctx.scope = _state["scope"]
-        ctx.pre_hooks = None
-        ctx.released = False
-        ctx.trace = _creation_site() if _state["anomaly"] else None
-        saved = []
-        versions = []
-        for item in ctx._to_save:
-            kept, version = _resolve_saved(item, arrays, tensors, outs)
-            saved.append(kept)
-            versions.append(version)
-        ctx._saved = saved
-        ctx._saved_versions = versions
+        ctx.out_meta = tuple([(o.shape, o.dtype) for o in outs])
+        to_save = ctx._to_save
         del ctx._to_save
-        results = tuple(Tensor._wrap(o, ctx, i) for i, o in enumerate(outs))
-        return results[0] if single else results
+        if to_save:
+            saved = ctx._saved = tuple([_resolve_saved(item, args, arrays, outs) for item in to_save])
+            ctx._saved_versions = tuple([item._version if isinstance(item, Tensor) else None for item in saved])
+        else:
+            ctx._saved = ctx._saved_versions = ()
+        if single:
+            return _wrap(outs[0], ctx, 0)
+        return tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
 
 
-def _resolve_saved(item, arrays, tensors, outs):
+def _link(ctx, args):
+    """Record the node's edges: per input its (shape, dtype) and where its gradient goes."""
+    meta = []
+    edges = []
+    for a in args:
+        if isinstance(a, Tensor):
+            data = a.data
+            meta.append((data.shape, data.dtype))
+            if a._requires_grad:
+                edges.append(a if a._node is None else (a._node, a._out_idx))
+            else:
+                edges.append(None)
+        else:
+            meta.append(None)
+            edges.append(None)
+    ctx.in_meta = tuple(meta)
+    ctx.next = tuple(edges)
+    ctx.scope = _state["scope"]
+    ctx.pre_hooks = None
+    ctx.released = False
+    ctx.trace = _creation_site() if _state["anomaly"] else None
+
+
+def _resolve_saved(item, args, arrays, outs):
     """Map an array passed to save_for_backward back to its input Tensor or output slot."""
-    from .tensor import Tensor
-
     if isinstance(item, Tensor):
-        return item, item._version
-    for array, tensor in zip(arrays, tensors):
-        if tensor is not None and item is array:
-            return tensor, tensor._version
+        return item
+    for array, arg in zip(arrays, args):
+        if item is array and isinstance(arg, Tensor):
+            return arg
     for index, out in enumerate(outs):
         if item is out:
-            return _SavedOutput(out, index), None
-    return item, None
+            return _SavedOutput(out, index)
+    return item
 
 
 def _creation_site():
@@ -228,6 +233,12 @@ def _creation_site():
         if "/autograd/" not in frame.filename and "/nn/" not in frame.filename:
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
     return None
+
+
+from .tensor import Tensor  # noqa: E402  (tensor.py imports the ops, which import this module)
+
+_wrap = Tensor._wrap
+_new = object.__new__
 
 
 def _check_finite_forward(cls, outs):

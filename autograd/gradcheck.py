@@ -38,17 +38,16 @@ def _numeric_jacobians(fn, inputs, eps):
         if not (isinstance(x, Tensor) and x.requires_grad):
             jacobians.append(None)
             continue
-        flat = x.data.reshape(-1)  # a view: perturb in place, restore afterwards
         columns = []
-        for k in range(flat.size):
-            original = flat[k]
-            flat[k] = original + eps
+        for k in np.ndindex(x.shape):  # perturb x.data in place (any memory layout), restore afterwards
+            original = x.data[k]
+            x.data[k] = original + eps
             with no_grad():
                 plus = np.concatenate([y.data.reshape(-1) for y in _outputs(fn, inputs)])
-            flat[k] = original - eps
+            x.data[k] = original - eps
             with no_grad():
                 minus = np.concatenate([y.data.reshape(-1) for y in _outputs(fn, inputs)])
-            flat[k] = original
+            x.data[k] = original
             columns.append((plus - minus) / (2 * eps))
         jacobians.append(np.stack(columns, axis=1) if columns else None)
     return jacobians

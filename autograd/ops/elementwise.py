@@ -388,4 +388,6 @@ def cast(a, dtype):
     dtype = np.dtype(dtype)
     if a.dtype == dtype:
         return a
+    if dtype.kind != "f":  # integer and bool tensors carry no gradient
+        return Tensor._wrap(a.data.astype(dtype))
     return Cast.apply(a, dtype)

@@ -116,6 +116,10 @@ def fold(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
     if cols.ndim != 2 + 2 * n or cols.shape[2:2 + n] != kernel:
         raise ValueError(f"fold: expected columns (N, C, *{kernel}, *out), got shape {cols.shape}")
     padded = tuple(s + 2 * p for s, p in zip(size, padding))
+    outs = tuple((m - d * (k - 1) - 1) // st + 1 for m, k, st, d in zip(padded, kernel, stride, dilation))
+    if cols.shape[2 + n:] != outs:
+        raise ValueError(f"fold: output_size {size} with kernel {kernel}, stride {stride}, padding {padding}, "
+                         f"dilation {dilation} has {outs} window positions, got columns of shape {cols.shape}")
     x = Fold.apply(cols, spatial=padded, kernel=kernel, stride=stride, dilation=dilation)
     if any(padding):
         x = getitem(x, (slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(padding, size)))
