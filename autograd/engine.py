@@ -11,6 +11,7 @@ import gc
 import numpy as np
 
 from . import grad_mode
+from .function import Function
 from .tensor import Tensor, as_tensor
 
 _state = grad_mode._state
@@ -61,14 +62,21 @@ def _count_consumers(roots):
                 f"trying to backward through the graph a second time ({node!r} was freed after the "
                 "first backward); pass retain_graph=True to the first backward to keep it"
             )
-        for edge in node.next:
-            if type(edge) is tuple:
-                child = edge[0]
+        for edge in node._next:
+            child = _node_of(edge)
+            if child is not None:
                 consumers[child] = consumers.get(child, 0) + 1
                 if child not in seen:
                     seen.add(child)
                     stack.append(child)
     return consumers
+
+
+def _node_of(edge):
+    """The node an edge leads to (None for a leaf or no edge)."""
+    if isinstance(edge, Function):
+        return edge
+    return edge[0] if type(edge) is tuple else None
 
 
 def _fit(g, shape, dtype, node, index):
@@ -121,6 +129,7 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
     consumers = _count_consumers(roots)
     ready = [n for n in roots if n not in consumers]
     previous = grad_mode.set_grad_enabled(create_graph)
+    outer_scope = _state["scope"]
     # The pass makes many short-lived objects and no reference cycles: pausing the cyclic
     # garbage collector saves it from rescanning the whole graph again and again.
     collecting = gc.isenabled()
@@ -145,12 +154,14 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
                     if g is None:
                         shape, dtype = node.out_meta[index]
                         grads[index] = Tensor._wrap(np.zeros(shape, dtype))
+            if create_graph:  # what this VJP records is the graph's gradient part (viz draws it apart)
+                _state["scope"] = node.scope + (f"backward of {node.name}",)
             result = node.backward(node, *grads)
             if not retain_graph:
                 node.release()
             if type(result) is not tuple:
                 result = (result,)
-            edges = node.next
+            edges = node._next
             if len(result) != len(edges):
                 raise RuntimeError(
                     f"{node!r}: backward returned {len(result)} gradients, expected {len(edges)} "
@@ -162,26 +173,31 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
                 if edge is None:
                     continue
                 if g is None:
-                    if type(edge) is tuple:
-                        _release_edge(edge[0], consumers, ready)
+                    child = _node_of(edge)
+                    if child is not None:
+                        _release_edge(child, consumers, ready)
                     continue
                 shape, dtype = node.in_meta[index]
                 if type(g) is not Tensor or g.data.shape != shape or g.data.dtype != dtype or _state["anomaly"]:
                     g = _fit(g, shape, dtype, node, index)
-                if type(edge) is tuple:
+                if isinstance(edge, Function):
+                    child, slot = edge, 0
+                elif type(edge) is tuple:
                     child, slot = edge
-                    buf = buffers.get(child)
-                    if buf is None:
-                        buf = buffers[child] = [None] * child.n_outputs
-                    buf[slot] = g if buf[slot] is None else buf[slot] + g
-                    left = consumers[child] - 1
-                    consumers[child] = left
-                    if left == 0:
-                        ready.append(child)
                 else:
                     _deliver_to_leaf(edge, g, capture, captured, accumulate)
+                    continue
+                buf = buffers.get(child)
+                if buf is None:
+                    buf = buffers[child] = [None] * child.n_outputs
+                buf[slot] = g if buf[slot] is None else buf[slot] + g
+                left = consumers[child] - 1
+                consumers[child] = left
+                if left == 0:
+                    ready.append(child)
     finally:
         grad_mode.set_grad_enabled(previous)
+        _state["scope"] = outer_scope
         if collecting:
             gc.enable()
     return captured
@@ -195,9 +211,10 @@ def _release_edge(child, consumers, ready):
 
 
 def _skip(node, consumers, ready, retain_graph):
-    for edge in node.next:
-        if type(edge) is tuple:
-            _release_edge(edge[0], consumers, ready)
+    for edge in node._next:
+        child = _node_of(edge)
+        if child is not None:
+            _release_edge(child, consumers, ready)
     if not retain_graph:
         node.release()
 

@@ -117,9 +117,11 @@ class Function:
 
     # -- graph bookkeeping -----------------------------------------------------------
     @property
-    def next_functions(self):
+    def next(self):
         """For each input: (node, output index), the leaf Tensor, or None when it needs no grad."""
-        return self.next
+        return tuple([(e, 0) if isinstance(e, Function) else e for e in self._next])
+
+    next_functions = next
 
     def register_prehook(self, index, fn):
         """Call fn(grad) on the total gradient of output `index` before this node's backward."""
@@ -163,61 +165,81 @@ class Function:
                     record = True
             else:
                 arrays.append(a)
-        record = record and _state["grad_enabled"] and cls.differentiable
-        if record:
-            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        if record and _state["grad_enabled"] and cls.differentiable:
+            return _record(ctx, cls.forward(_link(ctx, args), *arrays, **kwargs), args, arrays)
         out = cls.forward(ctx, *arrays, **kwargs)
-        if type(out) is np.ndarray:
-            single, outs = True, (out,)
-        else:
-            single = not isinstance(out, tuple)
-            outs = tuple([o.data if isinstance(o, Tensor) else np.asarray(o) for o in ((out,) if single else out)])
-        if _state["anomaly"]:
-            _check_finite_forward(cls, outs)
-        if not record:
-            return _wrap(outs[0]) if single else tuple([_wrap(o) for o in outs])
-        _link(ctx, args)
-        ctx.n_outputs = len(outs)
-        ctx.out_meta = tuple([(o.shape, o.dtype) for o in outs])
-        to_save = ctx._to_save
-        del ctx._to_save
-        if to_save:
-            saved = ctx._saved = tuple([_resolve_saved(item, args, arrays, outs) for item in to_save])
-            ctx._saved_versions = tuple([item._version if isinstance(item, Tensor) else None for item in saved])
-        else:
-            ctx._saved = ctx._saved_versions = ()
-        if single:
-            return _wrap(outs[0], ctx, 0)
-        return tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
+        if type(out) is np.ndarray and not _state["anomaly"]:
+            return _wrap(out)
+        outs, single = _outputs(cls, out)
+        return _wrap(outs[0]) if single else tuple([_wrap(o) for o in outs])
+
+
+def _outputs(cls, out):
+    """forward's result as a tuple of arrays (checked for NaN/inf under detect_anomaly)."""
+    single = not isinstance(out, tuple)
+    outs = tuple([o.data if isinstance(o, Tensor) else np.asarray(o) for o in ((out,) if single else out)])
+    if _state["anomaly"]:
+        _check_finite_forward(cls, outs)
+    return outs, single
 
 
 def _link(ctx, args):
-    """Record the node's edges: per input its (shape, dtype) and where its gradient goes."""
+    """Make ctx a node: per input its (shape, dtype), whether it needs a gradient and where that goes."""
     meta = []
     edges = []
+    needs = []
     for a in args:
         if isinstance(a, Tensor):
             data = a.data
             meta.append((data.shape, data.dtype))
             if a._requires_grad:
-                edges.append(a if a._node is None else (a._node, a._out_idx))
-            else:
-                edges.append(None)
+                node = a._node  # stored bare when it is output 0 (one object fewer per edge)
+                edges.append(a if node is None else node if a._out_idx == 0 else (node, a._out_idx))
+                needs.append(True)
+                continue
         else:
             meta.append(None)
-            edges.append(None)
+        edges.append(None)
+        needs.append(False)
     ctx.in_meta = tuple(meta)
-    ctx.next = tuple(edges)
+    ctx._next = tuple(edges)
+    ctx.needs_input_grad = tuple(needs)
     ctx.scope = _state["scope"]
     ctx.pre_hooks = None
     ctx.released = False
     ctx.trace = _creation_site() if _state["anomaly"] else None
+    return ctx
+
+
+def _record(ctx, out, args, arrays):
+    """Wrap forward's outputs as Tensors made by ctx and resolve what it saved."""
+    if type(out) is np.ndarray and not _state["anomaly"]:
+        outs, single = (out,), True
+    else:
+        outs, single = _outputs(type(ctx), out)
+    ctx.n_outputs = len(outs)
+    ctx.out_meta = tuple([(o.shape, o.dtype) for o in outs])
+    to_save = ctx._to_save
+    ctx._to_save = None
+    if to_save:
+        saved = []
+        versions = []
+        for item in to_save:
+            if not isinstance(item, Tensor):
+                item = _resolve_saved(item, args, arrays, outs)
+            saved.append(item)
+            versions.append(item._version if isinstance(item, Tensor) else None)
+        ctx._saved = tuple(saved)
+        ctx._saved_versions = tuple(versions)
+    else:
+        ctx._saved = ctx._saved_versions = ()
+    if single:
+        return _wrap(outs[0], ctx, 0)
+    return tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
 
 
 def _resolve_saved(item, args, arrays, outs):
     """Map an array passed to save_for_backward back to its input Tensor or output slot."""
-    if isinstance(item, Tensor):
-        return item
     for array, arg in zip(arrays, args):
         if item is array and isinstance(arg, Tensor):
             return arg

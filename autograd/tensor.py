@@ -320,7 +320,7 @@ from . import ops as _ops  # noqa: E402  (ops needs Tensor defined first)
 
 
 def _reflected(op):
-    return lambda self, other: op(as_tensor(other, like=self), self)
+    return lambda self, other: op(other, self)
 
 
 def _reduction(op):

@@ -316,12 +316,21 @@ class Cast(Function):
         return cast(g, ctx.in_dtype)
 
 
+def _constant(x, like):
+    """A Python number or array operand as a raw array (no Tensor, no graph edge), in like's float dtype."""
+    if isinstance(x, (int, float)) and like.data.dtype.kind == "f":
+        return np.asarray(x, dtype=like.data.dtype)
+    return as_tensor(x).data
+
+
 def _binary(cls):
     def op(a, b):
-        if not isinstance(a, Tensor):
-            a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
         if not isinstance(b, Tensor):
-            b = as_tensor(b, like=a)
+            if not isinstance(a, Tensor):
+                raise TypeError(f"{cls.name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+            return cls.apply(a, _constant(b, a))
+        if not isinstance(a, Tensor):
+            return cls.apply(_constant(a, b), b)
         return cls.apply(a, b)
 
     op.__name__ = cls.name
@@ -390,4 +399,4 @@ def cast(a, dtype):
         return a
     if dtype.kind != "f":  # integer and bool tensors carry no gradient
         return Tensor._wrap(a.data.astype(dtype))
-    return Cast.apply(a, dtype)
+    return Cast.apply(a, dtype=dtype)
