@@ -156,7 +156,7 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
                         grads[index] = Tensor._wrap(np.zeros(shape, dtype))
             if create_graph:  # what this VJP records is the graph's gradient part (viz draws it apart)
                 _state["scope"] = node.scope + (f"backward of {node.name}",)
-            result = node.backward(node, *grads)
+            result = node.backward(node, *grads) if not _state["anomaly"] else _backward_quietly(node, grads)
             if not retain_graph:
                 node.release()
             if type(result) is not tuple:
@@ -203,6 +203,16 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
     return captured
 
 
+def _backward_quietly(node, grads):
+    """Run a VJP under detect_anomaly without the forward checks of the ops inside it, so a
+    non-finite gradient is reported (by _fit) as this node's, not as its VJP's `div` or `mul`."""
+    _state["anomaly"] = False
+    try:
+        return node.backward(node, *grads)
+    finally:
+        _state["anomaly"] = True
+
+
 def _release_edge(child, consumers, ready):
     left = consumers[child] - 1
     consumers[child] = left
@@ -225,9 +235,12 @@ def _deliver_to_leaf(leaf, g, capture, captured, accumulate):
     if capture is not None and leaf in capture:
         captured[leaf] = g if captured.get(leaf) is None else captured[leaf] + g
     if accumulate:
-        if not _state["grad_enabled"]:
-            g = g.detach() if g._node is not None else g
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        if leaf.grad is not None:
+            leaf.grad = leaf.grad + g
+        elif _state["grad_enabled"]:  # create_graph: the gradient keeps its graph
+            leaf.grad = g
+        else:  # an array of its own (VJPs may return views or one g for two inputs): safe to update in place
+            leaf.grad = Tensor._wrap(np.array(g.data))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):

@@ -8,7 +8,9 @@ tensors themselves), the inputs' shapes, the scope it was created in and what
 `save_for_backward` asked for. Because VJPs use Tensor operations, running them
 with grad mode on (`create_graph=True`) records a graph of the backward pass.
 """
+import os
 import traceback
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -42,13 +44,17 @@ def primitive(cls):
 
 
 class _SavedOutput:
-    """Marks a saved forward output; rebuilt as a Tensor pointing at its node on unpack."""
+    """Marks a saved forward output; rebuilt as a Tensor pointing at its node on unpack.
 
-    __slots__ = ("array", "index")
+    `output` is a weak reference to the output Tensor, whose version reveals an in-place write.
+    """
+
+    __slots__ = ("array", "index", "output")
 
     def __init__(self, array, index):
         self.array = array
         self.index = index
+        self.output = None
 
 
 class Function:
@@ -110,6 +116,13 @@ class Function:
                     )
                 out.append(item)
             elif isinstance(item, _SavedOutput):
+                output = item.output()
+                if output is not None and output._version:
+                    raise RuntimeError(
+                        f"{self!r}: its output of shape {output.shape}, saved for backward, was modified "
+                        f"in place (version 0 when saved, now {output._version}). Use an out-of-place "
+                        "operation (y = y + 1) instead of an in-place one."
+                    )
                 out.append(_wrap(item.array, self, item.index))
             else:
                 out.append(_wrap(item))
@@ -166,7 +179,7 @@ class Function:
             else:
                 arrays.append(a)
         if record and _state["grad_enabled"] and cls.differentiable:
-            return _record(ctx, cls.forward(_link(ctx, args), *arrays, **kwargs), args, arrays)
+            return _record(ctx, cls.forward(_link(ctx, args, kwargs), *arrays, **kwargs), args, arrays)
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is np.ndarray and not _state["anomaly"]:
             return _wrap(out)
@@ -183,11 +196,16 @@ def _outputs(cls, out):
     return outs, single
 
 
-def _link(ctx, args):
-    """Make ctx a node: per input its (shape, dtype), whether it needs a gradient and where that goes."""
+def _link(ctx, args, kwargs):
+    """Make ctx a node: per input its (shape, dtype), whether it needs a gradient and where that goes.
+
+    The inputs without a gradient (`constants`, as (position, value)) and the keyword options are
+    kept too: with the edges they are enough to run the forward again (viz, explain).
+    """
     meta = []
     edges = []
     needs = []
+    constants = []
     for a in args:
         if isinstance(a, Tensor):
             data = a.data
@@ -197,10 +215,14 @@ def _link(ctx, args):
                 edges.append(a if node is None else node if a._out_idx == 0 else (node, a._out_idx))
                 needs.append(True)
                 continue
+            constants.append((len(edges), data))
         else:
             meta.append(None)
+            constants.append((len(edges), a))
         edges.append(None)
         needs.append(False)
+    ctx.constants = constants
+    ctx.options = kwargs
     ctx.in_meta = tuple(meta)
     ctx._next = tuple(edges)
     ctx.needs_input_grad = tuple(needs)
@@ -226,33 +248,43 @@ def _record(ctx, out, args, arrays):
         versions = []
         for item in to_save:
             if not isinstance(item, Tensor):
-                item = _resolve_saved(item, args, arrays, outs)
+                item = _resolve_saved(item, args, arrays, out if type(out) is tuple else (out,), outs)
             saved.append(item)
             versions.append(item._version if isinstance(item, Tensor) else None)
         ctx._saved = tuple(saved)
         ctx._saved_versions = tuple(versions)
     else:
         ctx._saved = ctx._saved_versions = ()
-    if single:
-        return _wrap(outs[0], ctx, 0)
-    return tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
+    results = (_wrap(outs[0], ctx, 0),) if single else tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
+    for item in ctx._saved:
+        if type(item) is _SavedOutput:
+            item.output = weakref.ref(results[item.index])
+    return results[0] if single else results
 
 
-def _resolve_saved(item, args, arrays, outs):
-    """Map an array passed to save_for_backward back to its input Tensor or output slot."""
+def _resolve_saved(item, args, arrays, returned, outs):
+    """Map an array passed to save_for_backward back to its input Tensor or output slot.
+
+    `returned` is what forward returned, `outs` the same as arrays: on 0-d inputs NumPy
+    returns scalars (np.exp(a) is an np.float64), which become new array objects in `outs`.
+    """
     for array, arg in zip(arrays, args):
         if item is array and isinstance(arg, Tensor):
             return arg
-    for index, out in enumerate(outs):
-        if item is out:
+    for index, (raw, out) in enumerate(zip(returned, outs)):
+        if item is raw or item is out:
             return _SavedOutput(out, index)
     return item
 
 
+_PACKAGES = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name, "")
+                  for name in ("autograd", "nn"))
+
+
 def _creation_site():
-    """The user's line that created a node (the innermost frame outside this package)."""
+    """The user's line that created a node (the innermost frame outside chainrule's packages)."""
     for frame in reversed(traceback.extract_stack()[:-2]):
-        if "/autograd/" not in frame.filename and "/nn/" not in frame.filename:
+        if not frame.filename.startswith(_PACKAGES):
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
     return None
 

@@ -189,7 +189,7 @@ class Tensor:
         def keep(grad):
             t = ref()
             if t is not None:
-                t.grad = grad.detach() if t.grad is None else Tensor._wrap(t.grad.data + grad.data)
+                t.grad = Tensor._wrap(np.array(grad.data) if t.grad is None else t.grad.data + grad.data)
 
         self._node.register_prehook(self._out_idx, keep)
 
@@ -244,10 +244,14 @@ class Tensor:
         return self
 
     def copy_(self, other):
-        self._check_inplace("copy_")
         src = other.data if isinstance(other, Tensor) else np.asarray(other)
-        if src.shape != self.shape and np.broadcast_shapes(src.shape, self.shape) != self.shape:
+        try:
+            fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
             raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}")
+        self._check_inplace("copy_")
         self.data[...] = src
         return self
 

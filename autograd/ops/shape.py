@@ -39,6 +39,7 @@ class Permute(Function):
 
 @primitive
 class BroadcastTo(Function):
+    name = "broadcast_to"
     formula = Formula(("x",), "broadcast x to shape", r"\operatorname{broadcast}(x)",
                       ("sum ḡ over the broadcast axes",), (r"\operatorname{sum\_to}(\bar{g}, \text{shape}(x))",))
 
@@ -68,6 +69,7 @@ def _sum_axes(shape, target):
 
 @primitive
 class SumTo(Function):
+    name = "sum_to"
     formula = Formula(("x",), "sum x down to shape", r"\operatorname{sum\_to}(x)",
                       ("broadcast ḡ back to x.shape",), (r"\operatorname{broadcast}(\bar{g}, \text{shape}(x))",))
 
@@ -106,6 +108,7 @@ def _is_basic(index):
 
 @primitive
 class IndexAdd(Function):
+    name = "index_add"
     formula = Formula(("v",), "zeros(shape) with v added at index", r"\operatorname{index\_add}(v)",
                       ("ḡ[index]",), (r"\bar{g}_{[\text{index}]}",))
 
@@ -191,9 +194,16 @@ def reshape(x, *shape):
     return Reshape.apply(x, shape=shape)
 
 
+def _axis(axis, ndim, op):
+    """axis as a non-negative index, or an error naming the op and the rank."""
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
+    return int(axis) % ndim
+
+
 def permute(x, *axes):
     """Reorder axes: y[i₀, i₁, …] = x[i_axes…]."""
-    axes = tuple(int(a) % max(x.ndim, 1) for a in _shape_arg(axes))
+    axes = tuple(_axis(a, x.ndim, "permute") for a in _shape_arg(axes))
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of shape {x.shape}")
     if axes == tuple(range(x.ndim)):
@@ -203,9 +213,12 @@ def permute(x, *axes):
 
 def transpose(x, axis0=None, axis1=None):
     """Swap two axes, or reverse all axes when none are given (NumPy's `transpose`)."""
-    if axis0 is None:
+    if axis0 is None and axis1 is None:
         return permute(x, *reversed(range(x.ndim)))
+    if axis0 is None or axis1 is None:
+        raise ValueError(f"transpose: give two axes to swap, or none to reverse all; got {axis0}, {axis1}")
     axes = list(range(x.ndim))
+    axis0, axis1 = _axis(axis0, x.ndim, "transpose"), _axis(axis1, x.ndim, "transpose")
     axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
     return permute(x, *axes)
 
@@ -272,7 +285,10 @@ def pad(x, pad_width, value=0.0):
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis."""
     tensors = [as_tensor(t) for t in tensors]
+    if tensors and tensors[0].ndim == 0:
+        raise ValueError("concatenate: 0-d tensors have no axis to join along; use stack")
     _check_same(tensors, axis, "concatenate", skip_axis=True)
+    axis = _axis(axis, tensors[0].ndim, "concatenate")
     return Concatenate.apply(*tensors, axis=axis)
 
 
@@ -280,6 +296,7 @@ def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis."""
     tensors = [as_tensor(t) for t in tensors]
     _check_same(tensors, axis, "stack", skip_axis=False)
+    axis = _axis(axis, tensors[0].ndim + 1, "stack")
     return Stack.apply(*tensors, axis=axis)
 
 
@@ -300,7 +317,7 @@ def _check_same(tensors, axis, op, skip_axis):
 def squeeze(x, axis=None):
     """Drop size-1 axes (all, or the given ones): a reshape."""
     axes = tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None else \
-        tuple(a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+        tuple(_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis))
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
@@ -309,7 +326,7 @@ def squeeze(x, axis=None):
 
 def unsqueeze(x, axis):
     """Insert a size-1 axis at `axis`: a reshape."""
-    axis = axis % (x.ndim + 1)
+    axis = _axis(axis, x.ndim + 1, "unsqueeze")
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
@@ -317,6 +334,6 @@ def flatten(x, start_dim=0, end_dim=-1):
     """Merge axes start_dim…end_dim into one: a reshape."""
     if x.ndim == 0:
         return reshape(x, (1,))
-    start, end = start_dim % x.ndim, end_dim % x.ndim
+    start, end = _axis(start_dim, x.ndim, "flatten"), _axis(end_dim, x.ndim, "flatten")
     merged = int(np.prod(x.shape[start:end + 1]))
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])

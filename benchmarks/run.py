@@ -1,0 +1,220 @@
+"""Run a benchmark suite, one subprocess per engine per case; print a table and write JSON.
+
+    python -m benchmarks.run [--suite engine|conv|train|all] [--repeat N] [--quick] [--case NAME ...]
+
+Each (case, engine) pair runs in its own `python -m benchmarks.worker` process:
+once PyTorch's thread pool has run, NumPy's BLAS in the same process slows by
+up to 4x on 2 cores. Results go to benchmarks/results/<suite>.json
+(<suite>-quick.json with --quick), rows of case, ours_ms, torch_ms,
+ratio = ours/torch, micrograd_ms, and per-engine µs/op or GFLOP/s.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .registry import ENGINES, SUITES, suite_cases
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+BUSY = 0.25  # fraction of all CPU time used by other processes above which timings are flagged
+
+
+def cpu_busy(interval=0.5):
+    """Fraction of the machine's CPU time spent busy over `interval` seconds (from /proc/stat; None elsewhere)."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, total
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(interval)
+        idle1, total1 = sample()
+    except OSError:
+        return None
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_for_idle(max_wait, log=print):
+    """Sleep until other processes use less than BUSY of the CPUs, at most `max_wait` s; return the last busy share."""
+    deadline = time.monotonic() + max_wait
+    busy = cpu_busy()
+    while busy is not None and busy > BUSY and time.monotonic() < deadline:
+        log(f"(machine {busy:.0%} busy, waiting)", end=" ", flush=True)
+        time.sleep(5)
+        busy = cpu_busy()
+    return busy
+
+
+def run_worker(suite, case, engine, repeat=None, tiny=False, timeout=1800):
+    """Measure one (case, engine) in a fresh interpreter; return the worker's dict (errors included)."""
+    cmd = [sys.executable, "-m", "benchmarks.worker", suite, case, engine]
+    if repeat is not None:
+        cmd += ["--repeat", str(repeat)]
+    if tiny:
+        cmd.append("--tiny")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"worker exited with {proc.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+def make_row(case, results):
+    """One table row from {engine: worker result}: ms (median), min ms, ratio, and derived rates."""
+    row = {"case": case.name, "what": case.what}
+    for engine, r in results.items():
+        if "median_ms" in r:
+            row[f"{engine}_ms"] = round(r["median_ms"], 4)
+            row[f"{engine}_min_ms"] = round(r["min_ms"], 4)
+            if r.get("ops"):
+                row[f"{engine}_us_per_op"] = round(r["median_ms"] * 1e3 / r["ops"], 3)
+            if r.get("flops"):
+                row[f"{engine}_gflops"] = round(r["flops"] / (r["median_ms"] * 1e6), 2)
+            if r.get("extra"):
+                row[f"{engine}_extra"] = r["extra"]
+            if "torch_threads" in r:
+                row.setdefault("torch_threads", r["torch_threads"])
+        elif "error" in r:
+            row[f"{engine}_error"] = r["error"]
+        elif "skipped" in r:
+            row[f"{engine}_skipped"] = r["skipped"]
+    for engine, r in results.items():
+        for key in ("ops", "flops"):
+            if r.get(key):
+                row[key] = r[key]
+    if row.get("ours_ms") and row.get("torch_ms"):
+        row["ratio"] = round(row["ours_ms"] / row["torch_ms"], 3)
+    if row.get("ours_ms") and row.get("micrograd_ms"):
+        row["ratio_micrograd"] = round(row["ours_ms"] / row["micrograd_ms"], 3)
+    return row
+
+
+def _cell(row, engine):
+    if f"{engine}_ms" in row:
+        return f"{row[f'{engine}_ms']:.2f}"
+    if f"{engine}_error" in row:
+        kind = row[f"{engine}_error"].split(":")[0]
+        return kind if kind.isidentifier() else "error"
+    return "-"
+
+
+def _rate(row):
+    """The derived column: µs per op or GFLOP/s, for each engine that has one."""
+    parts = []
+    for engine in ENGINES:
+        if f"{engine}_us_per_op" in row:
+            parts.append(f"{engine} {row[f'{engine}_us_per_op']:.2f} µs/op")
+        elif f"{engine}_gflops" in row:
+            parts.append(f"{engine} {row[f'{engine}_gflops']:.1f} GFLOP/s")
+    return ", ".join(parts)
+
+
+def format_table(rows):
+    """A plain-text table: case, ours ms, torch ms, ratio, micrograd ms, rates."""
+    head = ("case", "ours ms", "torch ms", "ratio", "micrograd ms", "rate")
+    body = [(r["case"], _cell(r, "ours"), _cell(r, "torch"),
+             f"{r['ratio']:.2f}x" if "ratio" in r else "-", _cell(r, "micrograd"), _rate(r)) for r in rows]
+    widths = [max(len(str(line[i])) for line in [head, *body]) for i in range(len(head))]
+    fmt = lambda line: "  ".join(str(c).ljust(w) if i in (0, 5) else str(c).rjust(w)  # noqa: E731
+                                 for i, (c, w) in enumerate(zip(line, widths))).rstrip()
+    lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body)]
+    notes = [f"  {r['case']}: {e}: {r[f'{e}_{kind}']}" for r in rows for e in ENGINES
+             for kind in ("error", "skipped") if f"{e}_{kind}" in r]
+    return "\n".join(lines + (["notes:"] + notes if notes else []))
+
+
+def machine():
+    """What the numbers were measured on."""
+    import numpy
+
+    info = {"python": platform.python_version(), "numpy": numpy.__version__, "cpus": os.cpu_count(),
+            "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+    try:
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info["blas"] = f"{blas['name']} {blas.get('version', '')}".strip()
+    except (TypeError, KeyError):  # NumPy < 1.26 has no dict mode
+        pass
+    probe = "import torch; print(torch.__version__, torch.get_num_threads())"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    if proc.returncode == 0:
+        version, threads = proc.stdout.split()
+        info.update(torch=version, torch_threads=int(threads))
+    return info
+
+
+def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, log=print):
+    """Run every case (or the named ones) of a suite; return the JSON-ready report.
+
+    Before each worker the CPU share used by other processes is sampled (waiting up to
+    `wait_idle` s for it to drop below BUSY); each row records the largest as `busy`.
+    """
+    rows = []
+    for name, case in suite_cases(suite).items():
+        if cases and name not in cases:
+            continue
+        results = {}
+        busiest = 0.0
+        for engine in case.builders:
+            log(f"  {suite}/{name} [{engine}] ...", end=" ", flush=True)
+            busy = wait_for_idle(wait_idle, log) or 0.0
+            busiest = max(busiest, busy)
+            start = time.perf_counter()
+            results[engine] = r = run_worker(suite, name, engine, repeat, tiny)
+            status = r.get("error") or r.get("skipped") or f"{r['median_ms']:.2f} ms"
+            log(f"{status}  ({time.perf_counter() - start:.0f} s; others used {busy:.0%} of the CPUs before)")
+        rows.append({**make_row(case, results), "busy": round(busiest, 2)})
+    return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "quick": tiny, "machine": machine(),
+            "rows": rows}
+
+
+def write_report(report):
+    """Write benchmarks/results/<suite>[-quick].json atomically, keeping rows of cases not re-run; return the path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{report['suite']}{'-quick' if report['quick'] else ''}.json"
+    if path.exists():
+        fresh = {row["case"]: row for row in report["rows"]}
+        old = {row["case"]: row for row in json.loads(path.read_text())["rows"]}
+        order = list(suite_cases(report["suite"]))
+        merged = {**{k: v for k, v in old.items() if k in order}, **fresh}
+        report = {**report, "rows": [merged[name] for name in order if name in merged]}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=(*SUITES, "all"), default="all")
+    parser.add_argument("--repeat", type=int, default=None, help="timed steps per case (default: per case)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 repeats: checks that all runs")
+    parser.add_argument("--case", nargs="*", help="only these cases of the suite")
+    parser.add_argument("--wait-idle", type=float, default=0, metavar="S",
+                        help="before each measurement wait up to S seconds for other processes to go quiet")
+    args = parser.parse_args(argv)
+    repeat = 2 if args.quick and args.repeat is None else args.repeat
+    for suite in SUITES if args.suite == "all" else (args.suite,):
+        print(f"suite {suite}")
+        report = run_suite(suite, repeat, args.quick, args.case, args.wait_idle)
+        path = write_report(report)
+        print(format_table(report["rows"]))
+        busy = [r["case"] for r in report["rows"] if r["busy"] > BUSY]
+        if busy:
+            print(f"warning: other processes used over {BUSY:.0%} of the CPUs around {', '.join(busy)}: "
+                  "they distort these timings, PyTorch's thread pool most of all (try --wait-idle 300)")
+        print(f"wrote {path.relative_to(ROOT)}\n")
+
+
+if __name__ == "__main__":
+    main()

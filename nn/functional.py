@@ -1,0 +1,682 @@
+"""Neural-network functions as composites of the engine's primitives (import as `F`).
+
+Nothing here has backward code: every gradient follows by the chain rule through
+the primitives' VJPs (so everything is also twice differentiable). Each composite
+runs inside `scope(name)`, so backward graphs show it as one cluster.
+
+Convolution and pooling are built on one adjoint pair, `unfold` (im2col) and
+`fold` (col2im). `unfold` lays windows out as (N, C, KH, KW, OH, OW), so
+
+    conv:  pad → unfold → reshape (N, G, C/G·KH·KW, OH·OW) → W (G, K/G, C/G·KH·KW) @ cols → (N, K, OH, OW)
+    pool:  pad → unfold → max or mean over the kernel axes (2, 3)
+
+Shapes follow PyTorch (NCHW, weights (K, C/groups, KH, KW)).
+"""
+import math
+
+import numpy as np
+
+import autograd as ag
+from autograd.grad_mode import no_grad, scoped
+from autograd.tensor import Tensor, as_tensor
+
+__all__ = [
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "locally_connected2d",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
+    "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "multi_margin_loss",
+    "linear", "relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batch_norm", "flatten",
+]
+
+
+# -- argument checks ----------------------------------------------------------------------------
+def _ints(value, n, name, op, low):
+    """An int or n ints → a tuple of n ints, each ≥ low."""
+    out = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(out) != n or not all(isinstance(v, (int, np.integer)) for v in out):
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if min(out) < low:
+        raise ValueError(f"{op}: {name} must be ≥ {low}, got {value!r}")
+    return tuple(int(v) for v in out)
+
+
+def _check_rank(t, ndim, layout, op, what="input"):
+    if t.ndim != ndim:
+        raise ValueError(f"{op}: expected {what} of shape {layout}, got shape {tuple(t.shape)} "
+                         f"({t.ndim} dimensions)")
+
+
+def _check_fits(op, spatial, pads, kernel, dilation):
+    """Every window must fit inside the padded input."""
+    padded = tuple(s + before + after for s, (before, after) in zip(spatial, pads))
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(w > p for w, p in zip(span, padded)):
+        raise ValueError(f"{op}: kernel {kernel} (dilation {dilation}, spanning {span}) is larger than the "
+                         f"padded input {padded} (input {spatial}, padding {tuple(pads)})")
+
+
+def _conv_padding(padding, kernel, stride, dilation, op):
+    """(before, after) per spatial axis; 'same' splits d·(k−1) with the extra on the after side."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return tuple((0, 0) for _ in kernel)
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    return tuple((p, p) for p in _ints(padding, len(kernel), "padding", op, 0))
+
+
+def _check_groups(groups, channels, op, what):
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if channels % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the {channels} {what}")
+
+
+def _check_bias(b, channels, op):
+    if b is not None and tuple(b.shape) != (channels,):
+        raise ValueError(f"{op}: bias expects shape ({channels},), got {tuple(b.shape)}")
+
+
+def _add_channel_bias(y, b):
+    """y (N, K, *S) + b (K,), broadcast over the batch and spatial axes."""
+    return y if b is None else y + b.reshape((1, -1) + (1,) * (y.ndim - 2))
+
+
+# -- convolution ---------------------------------------------------------------------------------
+def _conv(x, w, b, stride, padding, dilation, groups, op, n):
+    layout = "(N, C, L)" if n == 1 else "(N, C, H, W)"
+    _check_rank(x, n + 2, layout, op)
+    _check_rank(w, n + 2, "(K, C/groups, KL)" if n == 1 else "(K, C/groups, KH, KW)", op, "weight")
+    N, C = x.shape[:2]
+    K, Cg = w.shape[:2]
+    kernel = tuple(w.shape[2:])
+    _check_groups(groups, C, op, "input channels")
+    if Cg * groups != C:
+        raise ValueError(f"{op}: weight expects {Cg * groups} input channels (groups={groups}), input has {C}")
+    _check_groups(groups, K, op, "output channels of the weight")
+    _check_bias(b, K, op)
+    stride = _ints(stride, n, "stride", op, 1)
+    dilation = _ints(dilation, n, "dilation", op, 1)
+    pads = _conv_padding(padding, kernel, stride, dilation, op)
+    _check_fits(op, tuple(x.shape[2:]), pads, kernel, dilation)
+
+    x = ag.pad(x, ((0, 0), (0, 0)) + pads)
+    cols = ag.unfold(x, kernel, stride, 0, dilation)  # (N, C, *kernel, *out)
+    out = tuple(cols.shape[2 + n:])
+    cols = cols.reshape(N, groups, Cg * math.prod(kernel), math.prod(out))  # free: unfold's output is contiguous
+    y = w.reshape(groups, K // groups, -1) @ cols  # (N, G, K/G, L): one batched matmul, already channel-first
+    return _add_channel_bias(y.reshape((N, K) + out), b)
+
+
+@scoped("conv1d")
+def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d cross-correlation, like PyTorch: x (N, C, L), w (K, C/groups, KL), b (K,) → (N, K, OL).
+
+    y[n, k, l] = b[k] + Σ_{c,i} w[k, c, i] · x[n, c, l·s + i·d]  (over the zero-padded x).
+    A true convolution is this with the kernel flipped. padding: int, 'valid' or 'same' (stride 1).
+    """
+    return _conv(x, w, b, stride, padding, dilation, groups, "conv1d", 1)
+
+
+@scoped("conv2d")
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d cross-correlation, like PyTorch: x (N, C, H, W), w (K, C/groups, KH, KW), b (K,) → (N, K, OH, OW).
+
+    y[n, k, p, q] = b[k] + Σ_{c,i,j} w[k, c, i, j] · x[n, c, p·s₀ + i·d₀, q·s₁ + j·d₁]  (zero-padded x),
+    OH = ⌊(H + 2·p₀ − d₀·(KH − 1) − 1) / s₀⌋ + 1. A true (flipped-kernel) convolution is this with
+    w rotated by 180°. stride, padding, dilation: int or pair; padding also 'valid' or 'same' (stride 1 only;
+    an odd total d·(k − 1) puts the extra row/column at the bottom/right, like PyTorch).
+    Computed as pad → unfold → one batched matmul per group → reshape (+ bias).
+    """
+    return _conv(x, w, b, stride, padding, dilation, groups, "conv2d", 2)
+
+
+def _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, op, n):
+    layout = "(N, C, L)" if n == 1 else "(N, C, H, W)"
+    _check_rank(x, n + 2, layout, op)
+    _check_rank(w, n + 2, "(C, K/groups, KL)" if n == 1 else "(C, K/groups, KH, KW)", op, "weight")
+    N, C = x.shape[:2]
+    Cw, Kg = w.shape[:2]
+    kernel = tuple(w.shape[2:])
+    if Cw != C:
+        raise ValueError(f"{op}: weight expects {Cw} input channels, input has {C}")
+    _check_groups(groups, C, op, "input channels")
+    K = Kg * groups
+    _check_bias(b, K, op)
+    stride = _ints(stride, n, "stride", op, 1)
+    padding = _ints(padding, n, "padding", op, 0)
+    dilation = _ints(dilation, n, "dilation", op, 1)
+    output_padding = _ints(output_padding, n, "output_padding", op, 0)
+    if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
+                         f"or dilation {dilation}")
+    spatial = tuple(x.shape[2:])
+    out = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1
+                for i, s, p, d, k, o in zip(spatial, stride, padding, dilation, kernel, output_padding))
+    if min(out) < 1:
+        raise ValueError(f"{op}: output size {out} is not positive (input {spatial}, kernel {kernel}, "
+                         f"stride {stride}, padding {padding})")
+
+    xg = x.reshape(N, groups, C // groups, math.prod(spatial))
+    wg = w.reshape(groups, C // groups, -1).mT  # (G, K/G·KH·KW, C/G): the conv weight matrix, transposed
+    cols = (wg @ xg).reshape((N, K) + kernel + spatial)  # every input pixel's contribution to its window
+    y = ag.fold(cols, out, kernel, stride, padding, dilation)  # col2im adds overlaps, then crops the padding
+    return _add_channel_bias(y, b)
+
+
+@scoped("conv_transpose1d")
+def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-d transposed convolution (the adjoint of conv1d in x): x (N, C, L), w (C, K/groups, KL) → (N, K, OL).
+
+    OL = (L − 1)·s − 2·p + d·(KL − 1) + output_padding + 1. Computed as cols = Wᵀ·x, then fold (col2im).
+    """
+    return _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, "conv_transpose1d", 1)
+
+
+@scoped("conv_transpose2d")
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-d transposed convolution, PyTorch's layout: x (N, C, H, W), w (C, K/groups, KH, KW), b (K,) → (N, K, OH, OW).
+
+    It is the adjoint of conv2d in its input: conv_transpose2d(g, w) = ∂⟨conv2d(x, w), g⟩/∂x.
+    Each input pixel scatters x[n, c, h, w]·w[c, k] into a KH×KW window of the output at (h·s, w·s):
+    cols = Wᵀ·x (one batched matmul), then fold (col2im) sums the overlaps and crops `padding`;
+    OH = (H − 1)·s₀ − 2·p₀ + d₀·(KH − 1) + output_padding₀ + 1.
+    """
+    return _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, "conv_transpose2d", 2)
+
+
+@scoped("locally_connected2d")
+def locally_connected2d(x, w, b=None, stride=1, padding=0):
+    """Convolution without weight sharing: every output position has its own filter.
+
+    x (N, C, H, W); w (OH, OW, K, C, KH, KW): w[p, q] is the K×C×KH×KW filter bank used at output (p, q);
+    b (K, OH, OW) or None → (N, K, OH, OW).
+
+    y[n, k, p, q] = b[k, p, q] + Σ_{c,i,j} w[p, q, k, c, i, j] · x[n, c, p·s₀ + i, q·s₁ + j]
+    Computed as unfold → one matmul per output position (batched over the L = OH·OW positions).
+    """
+    op = "locally_connected2d"
+    _check_rank(x, 4, "(N, C, H, W)", op)
+    _check_rank(w, 6, "(OH, OW, K, C, KH, KW)", op, "weight")
+    N, C = x.shape[:2]
+    OH, OW, K, Cw = w.shape[:4]
+    kernel = tuple(w.shape[4:])
+    if Cw != C:
+        raise ValueError(f"{op}: weight expects {Cw} input channels, input has {C}")
+    stride = _ints(stride, 2, "stride", op, 1)
+    padding = _ints(padding, 2, "padding", op, 0)
+    _check_fits(op, tuple(x.shape[2:]), tuple((p, p) for p in padding), kernel, (1, 1))
+    cols = ag.unfold(x, kernel, stride, padding)  # (N, C, KH, KW, OH, OW)
+    out = tuple(cols.shape[4:])
+    if out != (OH, OW):
+        raise ValueError(f"{op}: weight is laid out for a {OH}×{OW} output grid, but input {tuple(x.shape[2:])} "
+                         f"with kernel {kernel}, stride {stride}, padding {padding} gives {out[0]}×{out[1]}")
+    if b is not None and tuple(b.shape) != (K, OH, OW):
+        raise ValueError(f"{op}: bias expects shape {(K, OH, OW)}, got {tuple(b.shape)}")
+    L = OH * OW
+    cols = cols.reshape(N, C * math.prod(kernel), L).permute(2, 1, 0)  # (L, C·KH·KW, N)
+    y = w.reshape(L, K, -1) @ cols  # (L, K, N): position l uses its own (K, C·KH·KW) matrix
+    y = y.permute(2, 1, 0).reshape(N, K, OH, OW)
+    return y if b is None else y + b
+
+
+# -- pooling -------------------------------------------------------------------------------------
+def _pool_windows(x, kernel_size, stride, padding, op, n, fill):
+    """Pad with `fill`, then unfold: (N, C, *S) → (N, C, *kernel, *out)."""
+    _check_rank(x, n + 2, "(N, C, L)" if n == 1 else "(N, C, H, W)", op)
+    kernel = _ints(kernel_size, n, "kernel_size", op, 1)
+    stride = kernel if stride is None else _ints(stride, n, "stride", op, 1)
+    padding = _ints(padding, n, "padding", op, 0)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+    pads = tuple((p, p) for p in padding)
+    _check_fits(op, tuple(x.shape[2:]), pads, kernel, (1,) * n)
+    x = ag.pad(x, ((0, 0), (0, 0)) + pads, value=fill)
+    return ag.unfold(x, kernel, stride)
+
+
+@scoped("max_pool1d")
+def max_pool1d(x, kernel_size, stride=None, padding=0):
+    """Largest value of each window: x (N, C, L) → (N, C, OL); stride defaults to kernel_size.
+
+    Padding adds −∞ (never picked). The gradient goes to the window's winner; tied winners
+    share it evenly (PyTorch instead gives it all to one of them).
+    """
+    return _pool_windows(x, kernel_size, stride, padding, "max_pool1d", 1, -np.inf).max(axis=2)
+
+
+@scoped("max_pool2d")
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Largest value of each KH×KW window: x (N, C, H, W) → (N, C, OH, OW); stride defaults to kernel_size.
+
+    y[n, c, p, q] = max_{i,j} x[n, c, p·s₀ + i, q·s₁ + j], computed as unfold → max over axes (2, 3).
+    Padding adds −∞ (never picked). The gradient goes to the window's winner; tied winners share it
+    evenly (PyTorch instead gives it all to one of them, so gradients differ on ties only).
+    """
+    return _pool_windows(x, kernel_size, stride, padding, "max_pool2d", 2, -np.inf).max(axis=(2, 3))
+
+
+@scoped("avg_pool1d")
+def avg_pool1d(x, kernel_size, stride=None, padding=0):
+    """Mean of each window: x (N, C, L) → (N, C, OL); zero padding counts towards the mean."""
+    return _pool_windows(x, kernel_size, stride, padding, "avg_pool1d", 1, 0.0).mean(axis=2)
+
+
+@scoped("avg_pool2d")
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean of each KH×KW window: x (N, C, H, W) → (N, C, OH, OW); stride defaults to kernel_size.
+
+    y[n, c, p, q] = (1 / KH·KW) Σ_{i,j} x[n, c, p·s₀ + i, q·s₁ + j]; zero padding is counted in the
+    mean (PyTorch's default count_include_pad=True).
+    """
+    return _pool_windows(x, kernel_size, stride, padding, "avg_pool2d", 2, 0.0).mean(axis=(2, 3))
+
+
+def _adaptive_matrix(size, out, dtype):
+    """(out, size) averaging matrix: row i averages x[⌊i·size/out⌋ : ⌈(i+1)·size/out⌉] (PyTorch's windows)."""
+    a = np.zeros((out, size), dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        a[i, start:end] = 1.0 / (end - start)
+    return a
+
+
+@scoped("adaptive_avg_pool2d")
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
+
+    output_size 1 is global average pooling (the mean over H and W). Otherwise output row i averages
+    input rows ⌊i·H/OH⌋ … ⌈(i+1)·H/OH⌉ − 1 (likewise columns), like PyTorch. The mean over a rectangle
+    is separable, so y = A_H · x · A_Wᵀ with constant averaging matrices A_H (OH, H), A_W (OW, W).
+    """
+    op = "adaptive_avg_pool2d"
+    _check_rank(x, 4, "(N, C, H, W)", op)
+    H, W = x.shape[2:]
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size, output_size)
+    OH, OW = (size if o is None else o for o, size in zip(output_size, (H, W)))
+    _ints((OH, OW), 2, "output_size", op, 1)
+    if (OH, OW) == (1, 1):
+        return x.mean(axis=(2, 3), keepdims=True)
+    if (OH, OW) != (H, W):
+        x = Tensor._wrap(_adaptive_matrix(H, OH, x.dtype)) @ x
+        x = x @ Tensor._wrap(_adaptive_matrix(W, OW, x.dtype).T)
+    return x
+
+
+# -- softmax and losses --------------------------------------------------------------------------
+def _shifted(x, axis):
+    """x − max(x) along axis: exp of it cannot overflow. The shift cancels in (log-)softmax, so it is a
+    constant here (no gradient flows through the max)."""
+    return x - Tensor._wrap(np.max(x.data, axis=axis, keepdims=True))
+
+
+@scoped("softmax")
+def softmax(x, axis=-1, *, dim=None):
+    """softmax(x)ᵢ = e^(xᵢ − m) / Σⱼ e^(xⱼ − m), m = max x (stable for any finite logits)."""
+    z = _shifted(x, axis if dim is None else dim).exp()
+    return z / z.sum(axis if dim is None else dim, keepdims=True)
+
+
+@scoped("log_softmax")
+def log_softmax(x, axis=-1, *, dim=None):
+    """log softmax(x)ᵢ = (xᵢ − m) − log Σⱼ e^(xⱼ − m), m = max x (stable for any finite logits)."""
+    axis = axis if dim is None else dim
+    z = _shifted(x, axis)
+    return z - z.exp().sum(axis, keepdims=True).log()
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction, op):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(loss, reduction, denominator=None):
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / (loss.size if denominator is None else denominator)
+
+
+def _array(a):
+    return a.data if isinstance(a, Tensor) else np.asarray(a)
+
+
+def _class_weight(weight, C, dtype, op):
+    if weight is None:
+        return None
+    w = _array(weight).astype(dtype, copy=False)
+    if w.shape != (C,):
+        raise ValueError(f"{op}: weight expects one value per class, shape ({C},), got {w.shape}")
+    return w
+
+
+def _class_targets(target, shape, ignore_index, op):
+    """Check integer class labels for scores of `shape` (N, C, d1, …); return (labels, valid mask)."""
+    t = _array(target)
+    expected = (shape[0],) + tuple(shape[2:])
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: class-index targets must be integers, got dtype {t.dtype} (probability "
+                        f"targets need the input's shape {tuple(shape)})")
+    if t.shape != expected:
+        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {tuple(shape)}, "
+                         f"got {t.shape}")
+    C = shape[1]
+    valid = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
+    bad = valid & ((t < 0) | (t >= C))
+    if bad.any():
+        ignored = "" if ignore_index is None else f", or ignore_index={ignore_index}"
+        raise IndexError(f"{op}: target label {t[bad].flat[0]} is out of range for {C} classes "
+                         f"(expected 0…{C - 1}{ignored})")
+    return t, valid
+
+
+def _batched(x, target, op):
+    """Unbatched (C,) scores with a scalar target become a batch of one."""
+    if x.ndim == 0:
+        raise ValueError(f"{op}: expected input of shape (C,), (N, C) or (N, C, d1, …), got a scalar")
+    if x.ndim == 1:
+        if isinstance(target, Tensor):
+            return x.reshape(1, -1), target.reshape((1,) + target.shape)
+        return x.reshape(1, -1), np.reshape(target, (1,) + np.shape(target))
+    return x, target
+
+
+def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, op):
+    """−Σ weight·log-probability of the target class, with PyTorch's ignore_index, weight and smoothing."""
+    C = logp.shape[1]
+    t, valid = _class_targets(target, logp.shape, ignore_index, op)
+    w = _class_weight(weight, C, logp.dtype, op)
+    labels = np.where(valid, t, 0)
+    index = list(np.indices(t.shape, sparse=True))
+    index.insert(1, labels)
+    loss = -logp[tuple(index)]  # −log p(target) at every position (N, d1, …)
+    w_t = None if w is None else w[labels]
+    if w_t is not None:
+        loss = loss * Tensor._wrap(w_t)
+    if label_smoothing:
+        # PyTorch: (1 − ε)·nll + (ε / C)·Σ_c −w_c·log p_c
+        every = logp if w is None else logp * Tensor._wrap(w.reshape((1, C) + (1,) * (logp.ndim - 2)))
+        loss = (1 - label_smoothing) * loss - (label_smoothing / C) * every.sum(axis=1)
+    if not valid.all():
+        loss = ag.where(valid, loss, 0.0)
+    denominator = float(valid.sum() if w_t is None else (w_t * valid).sum())
+    return _reduce(loss, reduction, denominator)
+
+
+def _check_smoothing(label_smoothing, op):
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+
+
+@scoped("cross_entropy")
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of logits (N, C) or (N, C, d1, …) (class axis 1, like PyTorch).
+
+    Class-index targets (integers, shape (N, d1, …)): ℓ = −w_y·log softmax(x)_y, with label smoothing
+    ℓ = (1 − ε)·ℓ + (ε/C)·Σ_c −w_c·log softmax(x)_c; positions whose label is ignore_index add 0;
+    'mean' divides by Σ w_y over the kept positions (their count without weight).
+    Probability targets (floats of the input's shape): ℓ = −Σ_c w_c·q_c·log softmax(x)_c with
+    q = (1 − ε)·target + ε/C; 'mean' divides by the number of positions.
+    Uses log_softmax, so it is stable for any finite logits.
+    """
+    op = "cross_entropy"
+    _check_reduction(reduction, op)
+    _check_smoothing(label_smoothing, op)
+    unbatched = input.ndim == 1
+    input, target = _batched(input, target, op)
+    logp = log_softmax(input, axis=1)
+    t = _array(target)
+    if t.dtype.kind == "f" and t.shape == tuple(input.shape):  # probability targets
+        C = input.shape[1]
+        q = as_tensor(target, like=logp)
+        if label_smoothing:
+            q = q * (1 - label_smoothing) + label_smoothing / C
+        w = _class_weight(weight, C, logp.dtype, op)
+        if w is not None:
+            q = q * Tensor._wrap(w.reshape((1, C) + (1,) * (logp.ndim - 2)))
+        loss = -(logp * q).sum(axis=1)
+        out = _reduce(loss, reduction)
+    else:
+        out = _nll(logp, target, weight, ignore_index, reduction, label_smoothing, op)
+    return out.reshape(()) if unbatched and reduction == "none" else out
+
+
+@scoped("nll_loss")
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C) or (N, C, d1, …) and integer labels (N, d1, …).
+
+    ℓ = −w_y·input[y]; 'mean' divides by Σ w_y over positions whose label is not ignore_index.
+    cross_entropy(x, y) = nll_loss(log_softmax(x, axis=1), y).
+    """
+    op = "nll_loss"
+    _check_reduction(reduction, op)
+    unbatched = input.ndim == 1
+    input, target = _batched(input, target, op)
+    out = _nll(input, target, weight, ignore_index, reduction, 0.0, op)
+    return out.reshape(()) if unbatched and reduction == "none" else out
+
+
+def _same_shape_target(input, target, op):
+    target = as_tensor(target, like=input)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: target shape {tuple(target.shape)} does not match input shape "
+                         f"{tuple(input.shape)} (reshape one of them; broadcasting here is a common bug)")
+    return target
+
+
+def _float_target(input, target, op):
+    target = _same_shape_target(input, target, op)
+    if target.dtype.kind != "f":
+        raise TypeError(f"{op}: target must be floating point (probabilities in [0, 1]), got dtype {target.dtype}")
+    return target
+
+
+@scoped("mse_loss")
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error: ℓ = (input − target)², reduced by mean (default), sum or none."""
+    _check_reduction(reduction, "mse_loss")
+    d = input - _same_shape_target(input, target, "mse_loss")
+    return _reduce(d * d, reduction)
+
+
+@scoped("l1_loss")
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error: ℓ = |input − target| (gradient sign(input − target), 0 at a tie)."""
+    _check_reduction(reduction, "l1_loss")
+    return _reduce((input - _same_shape_target(input, target, "l1_loss")).abs(), reduction)
+
+
+@scoped("binary_cross_entropy_with_logits")
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """Sigmoid + binary cross-entropy in one stable step, any shape.
+
+    ℓ = −[t·log σ(x) + (1 − t)·log(1 − σ(x))] = max(x, 0) − x·t + log(1 + e^(−|x|)),
+    which never overflows. pos_weight p (broadcast over the last axis, one per class) weights the
+    positive term: ℓ += (p − 1)·t·(max(−x, 0) + log(1 + e^(−|x|))). weight rescales each element.
+    max is `maximum`, whose tie rule (½ each way) gives the exact gradient σ(0) − t at x = 0.
+    """
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, op)
+    t = _float_target(input, target, op)
+    log_term = (1.0 + (-input.abs()).exp()).log()  # log(1 + e^(−|x|)) ∈ (0, log 2]
+    loss = ag.maximum(input, 0.0) - input * t + log_term
+    if pos_weight is not None:
+        loss = loss + (as_tensor(pos_weight, like=input) - 1.0) * t * (ag.maximum(-input, 0.0) + log_term)
+    if weight is not None:
+        loss = loss * as_tensor(weight, like=input)
+    return _reduce(loss, reduction)
+
+
+def _clamped_log(p):
+    """log p, clamped at −100 like PyTorch, so p = 0 gives −100 (and gradient 0) instead of −∞."""
+    positive = p.data > 0
+    return ag.where(positive, ag.clip(ag.where(positive, p, 1.0).log(), -100.0), -100.0)
+
+
+@scoped("binary_cross_entropy")
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """Binary cross-entropy of probabilities p ∈ [0, 1]: ℓ = −[t·log p + (1 − t)·log(1 − p)].
+
+    Each log is clamped at −100 (PyTorch's rule). Applied after a sigmoid this loses precision for large
+    logits: prefer binary_cross_entropy_with_logits.
+    """
+    op = "binary_cross_entropy"
+    _check_reduction(reduction, op)
+    t = _float_target(input, target, op)
+    if input.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(f"{op}: input must be probabilities in [0, 1], got values in "
+                         f"[{input.data.min():.4g}, {input.data.max():.4g}] (use the _with_logits version for logits)")
+    loss = -(t * _clamped_log(input) + (1.0 - t) * _clamped_log(1.0 - input))
+    if weight is not None:
+        loss = loss * as_tensor(weight, like=input)
+    return _reduce(loss, reduction)
+
+
+@scoped("multi_margin_loss")
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """Multiclass SVM hinge loss (PyTorch's definition): scores (N, C) or (C,), labels (N,) or ().
+
+    ℓ = Σ_{i ≠ y} w_y·max(0, margin − x_y + x_i)^p / C, with p = 1 or 2. The hinge's gradient is 0 where
+    margin − x_y + x_i = 0 exactly, like PyTorch.
+    """
+    op = "multi_margin_loss"
+    _check_reduction(reduction, op)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: p must be 1 or 2, got {p!r}")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected input of shape (N, C) or (C,), got shape {tuple(input.shape)}")
+    unbatched = input.ndim == 1
+    input, target = _batched(input, target, op)
+    N, C = input.shape
+    t, _ = _class_targets(target, input.shape, None, op)
+    x_y = input[np.arange(N), t].reshape(N, 1)  # the true class's score
+    hinge = ag.relu(margin - x_y + input)
+    if p == 2:
+        hinge = hinge * hinge
+    others = np.arange(C) != t[:, None]  # i ≠ y
+    w = _class_weight(weight, C, input.dtype, op)
+    scale = others / C if w is None else others * (w[t][:, None] / C)
+    loss = (hinge * Tensor._wrap(scale.astype(input.dtype))).sum(axis=1)
+    out = _reduce(loss, reduction)
+    return out.reshape(()) if unbatched and reduction == "none" else out
+
+
+# -- layers' functions ----------------------------------------------------------------------------
+@scoped("linear")
+def linear(x, w, b=None):
+    """Affine map, PyTorch's layout: y = x·Wᵀ + b with x (…, in), w (out, in), b (out,) → (…, out)."""
+    if w.ndim != 2:
+        raise ValueError(f"linear: expected weight of shape (out, in), got shape {tuple(w.shape)}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: weight expects {w.shape[1]} input features, input has shape {tuple(x.shape)}")
+    if b is not None and tuple(b.shape) != (w.shape[0],):
+        raise ValueError(f"linear: bias expects shape ({w.shape[0]},), got {tuple(b.shape)}")
+    y = x @ w.mT
+    return y if b is None else y + b
+
+
+def relu(x):
+    """max(x, 0); gradient [x > 0] (0 at x = 0, like PyTorch)."""
+    return ag.relu(x)
+
+
+@scoped("leaky_relu")
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope·x; gradient 1 or negative_slope (the slope at x = 0, like PyTorch)."""
+    return ag.where(x.data > 0, x, x * negative_slope)
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e^(−x)); gradient σ(x)·(1 − σ(x))."""
+    return ag.sigmoid(x)
+
+
+def tanh(x):
+    """tanh x; gradient 1 − tanh² x."""
+    return ag.tanh(x)
+
+
+@scoped("dropout")
+def dropout(x, p=0.5, training=True):
+    """Inverted dropout: zero each element with probability p and scale the rest by 1/(1 − p), so the
+    expected value is unchanged and evaluation (training=False) is the identity.
+
+    y = x·m / (1 − p), m ~ Bernoulli(1 − p) drawn from `autograd.generator()` (seed with manual_seed).
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    keep = ag.generator().random(x.shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return x * Tensor._wrap((keep * scale).astype(x.dtype))
+
+
+def _store(buffer, value):
+    """Write value into a running-statistics buffer (ndarray or Tensor) in place."""
+    if isinstance(buffer, Tensor):
+        with no_grad():
+            buffer.copy_(value)
+    else:
+        buffer[...] = value
+
+
+@scoped("batch_norm")
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation over the channel axis 1 of x (N, C), (N, C, L) or (N, C, H, W).
+
+    Training: x̂ = (x − μ_B) / √(σ²_B + ε) with the batch mean and biased variance over every axis but 1;
+    the running statistics (ndarrays or Tensors of shape (C,), or None) are updated in place, without
+    gradient, r ← (1 − momentum)·r + momentum·batch value, using the unbiased variance for running_var
+    (PyTorch's rule). Evaluation: x̂ = (x − running_mean) / √(running_var + ε).
+    Then y = weight·x̂ + bias (per channel, each optional).
+    """
+    op = "batch_norm"
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected input of shape (N, C, ...), got shape {tuple(x.shape)}")
+    C = x.shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)):
+        if value is not None and tuple(np.shape(_array(value))) != (C,):
+            raise ValueError(f"{op}: {name} expects shape ({C},) for input with {C} channels, "
+                             f"got {tuple(np.shape(_array(value)))}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    per_channel = (1, C) + (1,) * (x.ndim - 2)
+    if training:
+        count = x.size // C
+        if count < 2:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input "
+                             f"shape {tuple(x.shape)}")
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        if running_mean is not None:
+            _store(running_mean, (1 - momentum) * _array(running_mean) + momentum * mean.data.reshape(C))
+        if running_var is not None:
+            unbiased = var.data.reshape(C) * (count / (count - 1))
+            _store(running_var, (1 - momentum) * _array(running_var) + momentum * unbiased)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: evaluation (training=False) needs running_mean and running_var")
+        mean = as_tensor(running_mean, like=x).reshape(per_channel)
+        var = as_tensor(running_var, like=x).reshape(per_channel)
+    y = (x - mean) / (var + eps).sqrt()
+    if weight is not None:
+        y = y * as_tensor(weight, like=x).reshape(per_channel)
+    if bias is not None:
+        y = y + as_tensor(bias, like=x).reshape(per_channel)
+    return y
+
+
+def flatten(x, start_dim=1, end_dim=-1):
+    """Merge axes start_dim … end_dim into one (default: everything but the batch axis)."""
+    return ag.flatten(x, start_dim, end_dim)

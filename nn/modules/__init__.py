@@ -1,0 +1,17 @@
+"""Layers, containers and losses."""
+from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .conv import Conv1d, Conv2d, ConvTranspose2d, LocallyConnected2d
+from .dropout import Dropout
+from .linear import Flatten, Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, MultiMarginLoss, NLLLoss
+from .module import IncompatibleKeys, Module, ModuleDict, ModuleList, Parameter, RemovableHandle, Sequential
+from .normalization import BatchNorm1d, BatchNorm2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+
+__all__ = [
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "IncompatibleKeys",
+    "RemovableHandle", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "LocallyConnected2d",
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
+    "LogSoftmax", "Dropout", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
+    "BCEWithLogitsLoss", "MultiMarginLoss",
+]

@@ -1,0 +1,195 @@
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose2d, LocallyConnected2d.
+
+All are cross-correlations computed by `nn.functional` (pad → unfold → matmul).
+Weights are initialised like PyTorch: U(−1/√fan_in, 1/√fan_in) for weight and bias.
+"""
+import math
+
+from .. import functional as F
+from .. import init
+from .module import Module, new_parameter
+
+
+def _ntuple(value, n, what, layer):
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(value)
+    if len(value) != n or not all(isinstance(v, int) for v in value):
+        raise ValueError(f"{layer}: {what} must be an int or a tuple of {n} ints, got {value!r}")
+    return value
+
+
+def _reset(weight, bias, fan_in):
+    """PyTorch's default: kaiming_uniform_(a=√5) on the weight (= U(±1/√fan_in)), U(±1/√fan_in) on the bias."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
+
+
+class _ConvNd(Module):
+    """Shared parts of the convolutions: arguments, parameters, checks, repr."""
+
+    n = 2
+    transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                 output_padding=0):
+        super().__init__()
+        name = type(self).__name__
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _ntuple(kernel_size, self.n, "kernel_size", name)
+        self.stride = _ntuple(stride, self.n, "stride", name)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+            self.padding = padding
+        else:
+            self.padding = _ntuple(padding, self.n, "padding", name)
+        self.dilation = _ntuple(dilation, self.n, "dilation", name)
+        self.output_padding = _ntuple(output_padding, self.n, "output_padding", name)
+        self.groups = groups
+        if self.transposed:
+            self.weight = new_parameter(in_channels, out_channels // groups, *self.kernel_size)
+        else:
+            self.weight = new_parameter(out_channels, in_channels // groups, *self.kernel_size)
+        self.register_parameter("bias", new_parameter(out_channels) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset(self.weight, self.bias, init.calculate_fan_in_and_fan_out(self.weight)[0])
+
+    def _check(self, x):
+        dims = "(N, C, L)" if self.n == 1 else "(N, C, H, W)"
+        if x.ndim != self.n + 2:
+            raise ValueError(f"{self.describe()}: expected a {self.n + 2}-D input {dims}, got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"{self.describe()}: expected input with {self.in_channels} channels, got "
+                             f"{x.shape[1]} (input shape {tuple(x.shape)})")
+
+    def _describe_args(self):
+        k = self.kernel_size[0] if len(set(self.kernel_size)) == 1 else self.kernel_size
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={k}"
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self.n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self.n:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self.n:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D cross-correlation: (N, C_in, L) → (N, C_out, L_out); weight (C_out, C_in/groups, K)."""
+
+    n = 1
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+
+    def forward(self, x):
+        self._check(x)
+        return F.conv1d(x, self.weight, self.bias, self.stride[0],
+                        self.padding if isinstance(self.padding, str) else self.padding[0],
+                        self.dilation[0], self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D cross-correlation: (N, C_in, H, W) → (N, C_out, OH, OW); weight (C_out, C_in/groups, KH, KW).
+
+    OH = ⌊(H + 2·pad − dilation·(KH − 1) − 1) / stride⌋ + 1; padding may also be 'same' or 'valid'.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+
+    def forward(self, x):
+        self._check(x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed convolution (the adjoint of Conv2d, for upsampling): weight (C_in, C_out/groups, KH, KW).
+
+    OH = (H − 1)·stride − 2·pad + dilation·(KH − 1) + output_padding + 1.
+    """
+
+    transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         output_padding)
+        if isinstance(self.padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
+
+    def forward(self, x):
+        self._check(x)
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+
+class LocallyConnected2d(Module):
+    """Convolution without weight sharing: each output position (p, q) has its own K×C×KH×KW filter bank.
+
+    The input size must be fixed, since it decides the output grid: weight (OH, OW, C_out, C_in, KH, KW),
+    bias (C_out, OH, OW). Parameters: OH·OW times those of the equivalent Conv2d.
+    """
+
+    def __init__(self, in_channels, out_channels, input_size, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.input_size = _ntuple(input_size, 2, "input_size", name)
+        self.kernel_size = _ntuple(kernel_size, 2, "kernel_size", name)
+        self.stride = _ntuple(stride, 2, "stride", name)
+        self.padding = _ntuple(padding, 2, "padding", name)
+        self.output_size = tuple((n + 2 * p - k) // s + 1 for n, p, k, s in
+                                 zip(self.input_size, self.padding, self.kernel_size, self.stride))
+        if min(self.output_size) < 1:
+            raise ValueError(f"{name}: kernel {self.kernel_size} does not fit the padded input {self.input_size} "
+                             f"(padding {self.padding})")
+        self.weight = new_parameter(*self.output_size, out_channels, in_channels, *self.kernel_size)
+        self.register_parameter("bias", new_parameter(out_channels, *self.output_size) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"{self.describe()}: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels or tuple(x.shape[2:]) != self.input_size:
+            raise ValueError(f"{self.describe()}: expected input with {self.in_channels} channels of size "
+                             f"{self.input_size[0]}×{self.input_size[1]}, got input shape {tuple(x.shape)}")
+        return F.locally_connected2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def _describe_args(self):
+        return (f"{self.in_channels}, {self.out_channels}, input_size={self.input_size}, "
+                f"kernel_size={self.kernel_size}")
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, input_size={self.input_size}, "
+             f"kernel_size={self.kernel_size}, stride={self.stride}")
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s

@@ -1,0 +1,142 @@
+"""User extensions through Function: the same ctx mechanism the built-in primitives use."""
+import numpy as np
+import pytest
+
+import autograd as ag
+
+
+def f64(data, requires_grad=True):
+    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
+
+
+class Cube(ag.Function):
+    """y = x³; the VJP ḡ·3x² is written with Tensor ops, so it is differentiable too."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * 3 * x ** 2
+
+
+class ScaledProduct(ag.Function):
+    """y = s·a·b with a non-tensor argument s; records which inputs need a gradient."""
+
+    calls = []
+
+    @staticmethod
+    def forward(ctx, a, b, s):
+        ctx.save_for_backward(a, b)
+        ctx.s = s
+        return s * a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ScaledProduct.calls.append(ctx.needs_input_grad)
+        need_a, need_b, _ = ctx.needs_input_grad
+        return (g * b * ctx.s if need_a else None), (g * a * ctx.s if need_b else None), None
+
+
+class SplitHalves(ag.Function):
+    """Two outputs: the halves of a vector."""
+
+    @staticmethod
+    def forward(ctx, x):
+        n = x.shape[0] // 2
+        return x[:n].copy(), x[n:].copy()
+
+    @staticmethod
+    def backward(ctx, g1, g2):
+        return ag.concatenate([g1, g2])
+
+
+def test_user_function_forward_and_backward():
+    x = f64([1.0, -2.0, 3.0])
+    y = Cube.apply(x)
+    assert isinstance(y, ag.Tensor) and y.grad_fn.name == "cube" and repr(y.grad_fn) == "<CubeBackward>"
+    np.testing.assert_array_equal(y.data, x.data ** 3)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 3 * x.data ** 2)
+    assert ag.gradcheck(Cube.apply, [x])
+
+
+def test_user_function_saved_input_comes_back_as_the_input_tensor():
+    x = f64([2.0])
+    y = Cube.apply(x)
+    assert y.grad_fn.saved_tensors[0] is x
+
+
+def test_user_function_supports_create_graph():
+    x = f64([1.0, 2.0])
+    g, = ag.grad(Cube.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.data, 3 * x.data ** 2)
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 6 * x.data)
+    assert ag.gradgradcheck(Cube.apply, [f64([0.5, -1.5])])
+
+
+def test_needs_input_grad_and_non_tensor_arguments():
+    ScaledProduct.calls.clear()
+    a, b = f64([1.0, 2.0]), f64([3.0, 4.0], requires_grad=False)
+    ScaledProduct.apply(a, b, 2.0).sum().backward()
+    assert ScaledProduct.calls == [(True, False, False)]
+    np.testing.assert_array_equal(a.grad.data, 2.0 * b.data)
+    assert b.grad is None
+
+
+def test_function_with_two_outputs_gets_zeros_for_an_unused_one():
+    x = f64([1.0, 2.0, 3.0, 4.0])
+    lo, hi = SplitHalves.apply(x)
+    assert lo.grad_fn is hi.grad_fn
+    (hi * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 2.0, 2.0])
+    assert ag.gradcheck(lambda t: SplitHalves.apply(t), [f64([1.0, 2.0, 3.0, 4.0])])
+
+
+def test_function_without_inputs_requiring_grad_records_nothing():
+    y = Cube.apply(ag.tensor([2.0]))
+    assert not y.requires_grad and y.grad_fn is None and y.item() == 8.0
+    with ag.no_grad():
+        assert Cube.apply(f64([2.0])).grad_fn is None
+
+
+def test_function_node_exposes_its_graph():
+    x, w = f64([1.0]), f64([2.0])
+    h = x * w
+    y = Cube.apply(h)
+    node = y.grad_fn
+    assert node.next[0] == (h.grad_fn, 0)
+    assert h.grad_fn.next == (x, w)
+    assert node.in_meta == (((1,), np.dtype(np.float64)),) and node.out_meta == (((1,), np.dtype(np.float64)),)
+    assert node.n_outputs == 1 and not node.released
+
+
+def test_saved_tensors_after_release_name_retain_graph():
+    x = f64([1.0])
+    y = Cube.apply(x)
+    node = y.grad_fn
+    y.backward(np.ones(1))
+    with pytest.raises(RuntimeError, match=r"retain_graph=True"):
+        node.saved_tensors
+
+
+def test_a_function_without_backward_says_so():
+    class NoBackward(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+    y = NoBackward.apply(f64([1.0]))
+    with pytest.raises(NotImplementedError, match=r"must define backward"):
+        y.backward(np.ones(1))
+
+
+def test_builtin_primitives_are_functions():
+    assert all(issubclass(cls, ag.Function) for cls in ag.PRIMITIVES.values())
+    y = f64([1.0]) * 2
+    assert isinstance(y.grad_fn, ag.PRIMITIVES["mul"])

@@ -1,0 +1,112 @@
+"""Reductions: axes (int, tuple, negative, None), keepdims, ties in max/min, ddof in var."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, valid_tuple_axes
+
+import autograd as ag
+
+FEW = settings(max_examples=20, deadline=None)
+
+
+def f64(data):
+    return ag.tensor(data, dtype=np.float64, requires_grad=True)
+
+
+@st.composite
+def shape_and_axes(draw):
+    shape = draw(array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3))
+    if not shape:
+        return shape, None
+    axis = draw(st.one_of(st.none(), valid_tuple_axes(len(shape), min_size=1), st.integers(-len(shape), len(shape) - 1)))
+    return shape, axis
+
+
+@FEW
+@given(case=shape_and_axes(), keepdims=st.booleans(), op=st.sampled_from(["sum", "mean", "max", "min", "var"]),
+       seed=st.integers(0, 2**16))
+def test_reduction_matches_numpy_and_gradchecks(case, keepdims, op, seed):
+    shape, axis = case
+    x = f64(np.random.default_rng(seed).standard_normal(shape))
+    y = getattr(x, op)(axis=axis, keepdims=keepdims)
+    np.testing.assert_allclose(y.data, getattr(np, op)(x.data, axis=axis, keepdims=keepdims))
+    assert ag.gradcheck(lambda t: getattr(t, op)(axis=axis, keepdims=keepdims), [x])
+
+
+def test_sum_gradient_is_ones_and_mean_gradient_is_one_over_n():
+    x = f64(np.arange(6.0).reshape(2, 3))
+    x.sum(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.ones((2, 3)))
+    x.grad = None
+    x.mean(axis=0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.full((2, 3), 0.5))
+
+
+def test_max_splits_the_gradient_evenly_among_tied_winners():
+    x = f64([1.0, 3.0, 3.0, 2.0])
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.5, 0.5, 0.0])
+
+
+def test_min_splits_the_gradient_evenly_among_tied_winners_per_row():
+    x = f64([[1.0, 1.0, 1.0], [0.0, 2.0, 0.0]])
+    (x.min(axis=1) * f64([3.0, 4.0])).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[1.0, 1.0, 1.0], [2.0, 0.0, 2.0]])
+
+
+def test_max_over_several_axes_routes_to_the_winner():
+    x = f64(np.array([[[1.0, 9.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]))
+    y = x.max(axis=(0, 2), keepdims=True)
+    assert y.shape == (1, 2, 1)
+    np.testing.assert_array_equal(y.data.ravel(), [9.0, 8.0])
+    y.sum().backward()
+    expected = np.zeros((2, 2, 2))
+    expected[0, 0, 1] = expected[1, 1, 1] = 1.0
+    np.testing.assert_array_equal(x.grad.data, expected)
+
+
+@pytest.mark.parametrize("ddof", [0, 1, 2])
+def test_var_follows_numpy_ddof_and_its_gradient(ddof):
+    x = f64(np.random.default_rng(ddof).standard_normal((3, 5)))
+    y = x.var(axis=1, ddof=ddof)
+    np.testing.assert_allclose(y.data, np.var(x.data, axis=1, ddof=ddof))
+    y.sum().backward()
+    centered = x.data - x.data.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(x.grad.data, 2 * centered / (5 - ddof))
+
+
+def test_var_accepts_torch_style_unbiased_and_correction():
+    x = f64(np.random.default_rng(0).standard_normal(6))
+    np.testing.assert_allclose(x.var(unbiased=True).data, np.var(x.data, ddof=1))
+    np.testing.assert_allclose(x.var(correction=0).data, np.var(x.data))
+    np.testing.assert_allclose(x.std(dim=0).data, np.std(x.data))
+
+
+def test_dim_and_keepdim_are_aliases_of_axis_and_keepdims():
+    x = f64(np.random.default_rng(1).standard_normal((2, 3, 4)))
+    for op in ("sum", "mean", "max", "min"):
+        a = getattr(x, op)(dim=(0, 2), keepdim=True)
+        b = getattr(x, op)(axis=(0, 2), keepdims=True)
+        assert a.shape == (1, 3, 1)
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_reduction_of_a_0d_tensor_is_the_identity():
+    x = f64(2.5)
+    for op in ("sum", "mean", "max", "min"):
+        y = getattr(x, op)()
+        assert y.shape == () and y.item() == 2.5
+        x.grad = None
+        y.backward()
+        assert x.grad.item() == 1.0
+
+
+def test_axis_out_of_range_names_the_axis_and_the_rank():
+    with pytest.raises(ValueError, match=r"axis 2 is out of range for a tensor with 2 dimensions"):
+        f64(np.ones((2, 3))).sum(axis=2)
+
+
+def test_max_of_an_empty_tensor_is_an_error_naming_the_shape():
+    with pytest.raises(ValueError, match=r"max: .*empty.*\(0, 3\)"):
+        f64(np.ones((0, 3))).max()

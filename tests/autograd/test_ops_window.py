@@ -1,0 +1,125 @@
+"""unfold (im2col) and fold (col2im): the layout, the exact adjoint pair, and their gradients."""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autograd as ag
+from autograd.ops.window import output_size
+
+FEW = settings(max_examples=20, deadline=None)
+
+
+def f64(data, requires_grad=True):
+    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
+
+
+def unfold_reference(x, kernel, stride, padding, dilation):
+    """cols[n, c, *k, *o] = padded[n, c, o·s + k·d], one window position at a time."""
+    padded = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding))
+    outs = tuple(output_size(n, k, s, d) for n, k, s, d in zip(padded.shape[2:], kernel, stride, dilation))
+    cols = np.zeros(x.shape[:2] + tuple(kernel) + outs)
+    for k in itertools.product(*map(range, kernel)):
+        for o in itertools.product(*map(range, outs)):
+            src = tuple(oi * s + ki * d for oi, ki, s, d in zip(o, k, stride, dilation))
+            cols[(slice(None), slice(None)) + k + o] = padded[(slice(None), slice(None)) + src]
+    return cols
+
+
+@st.composite
+def window_case(draw):
+    """Input shape and kernel/stride/padding/dilation (per axis) for 1 or 2 spatial axes."""
+    dims = draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(dims))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(dims))
+    spatial = tuple(draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 6))
+                    for k, p, d in zip(kernel, padding, dilation))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + spatial
+    return shape, kernel, stride, padding, dilation
+
+
+@FEW
+@given(case=window_case(), seed=st.integers(0, 2**16))
+def test_unfold_lays_out_windows_as_n_c_kernel_then_positions(case, seed):
+    shape, kernel, stride, padding, dilation = case
+    x = np.random.default_rng(seed).standard_normal(shape)
+    cols = ag.unfold(f64(x), kernel, stride, padding, dilation)
+    np.testing.assert_array_equal(cols.data, unfold_reference(x, kernel, stride, padding, dilation))
+
+
+@FEW
+@given(case=window_case(), seed=st.integers(0, 2**16))
+def test_fold_is_exactly_the_adjoint_of_unfold(case, seed):
+    shape, kernel, stride, padding, dilation = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    cols = ag.unfold(f64(x, False), kernel, stride, padding, dilation)
+    c = rng.standard_normal(cols.shape)
+    folded = ag.fold(f64(c, False), shape[2:], kernel, stride, padding, dilation)
+    assert folded.shape == shape
+    assert np.isclose(np.sum(cols.data * c), np.sum(x * folded.data), rtol=1e-12, atol=1e-12)
+
+
+@FEW
+@given(case=window_case(), seed=st.integers(0, 2**16))
+def test_unfold_and_fold_gradcheck(case, seed):
+    shape, kernel, stride, padding, dilation = case
+    x = f64(np.random.default_rng(seed).standard_normal(shape))
+    assert ag.gradcheck(lambda t: ag.unfold(t, kernel, stride, padding, dilation), [x])
+    cshape = ag.unfold(x, kernel, stride, padding, dilation).shape
+    c = f64(np.random.default_rng(seed + 1).standard_normal(cshape))
+    assert ag.gradcheck(lambda t: ag.fold(t, shape[2:], kernel, stride, padding, dilation), [c])
+
+
+def test_unfold_gradient_counts_the_windows_covering_each_pixel():
+    x = f64(np.zeros((1, 1, 3, 3)))
+    ag.unfold(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+
+
+def test_unfold_vjp_is_fold_and_fold_vjp_is_unfold():
+    x = f64(np.ones((1, 1, 4, 4)))
+    cols = ag.unfold(x, 3)
+    v = f64(np.ones(cols.shape))  # requires grad, so the VJP is recorded
+    assert cols.grad_fn.name == "unfold"
+    assert ag.grad(cols, x, v, create_graph=True)[0].grad_fn.name == "fold"
+    folded = ag.fold(v, (4, 4), 3)
+    assert folded.grad_fn.name == "fold"
+    assert ag.grad(folded, v, x, create_graph=True)[0].grad_fn.name == "unfold"
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding, dilation", [
+    ((2, 3, 16, 16), 3, 2, 1, 1), ((2, 2, 15, 12), (3, 2), (1, 2), (2, 0), (2, 1)), ((3, 4, 40), 5, 3, 2, 2),
+])
+def test_unfold_and_fold_pass_the_dot_product_test_on_large_shapes(shape, kernel, stride, padding, dilation):
+    x = f64(np.random.default_rng(0).standard_normal(shape))
+    ag.dot_product_check(lambda t: ag.unfold(t, kernel, stride, padding, dilation), [x])
+    cshape = ag.unfold(x, kernel, stride, padding, dilation).shape
+    c = f64(np.random.default_rng(1).standard_normal(cshape))
+    ag.dot_product_check(lambda t: ag.fold(t, shape[2:], kernel, stride, padding, dilation), [c])
+
+
+def test_output_size_counts_window_positions():
+    assert output_size(5, 3, 1, 1) == 3
+    assert output_size(7, 3, 2, 1) == 3
+    assert output_size(7, 3, 1, 2) == 3
+    assert output_size(3, 3, 5, 1) == 1
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ag.unfold(ag.zeros(2, 3), 2), r"unfold: expected input \(N, C, L\) or \(N, C, H, W\), got 2 dimensions"),
+    (lambda: ag.unfold(ag.zeros(1, 1, 3, 3), 4), r"unfold: kernel \(4, 4\) .* larger than the padded input \(3, 3\)"),
+    (lambda: ag.unfold(ag.zeros(1, 1, 3, 3), (2, 2, 2)), r"unfold: kernel_size needs 2 values for 2 spatial axes"),
+    (lambda: ag.unfold(ag.zeros(1, 1, 3, 3), 2, stride=0), r"unfold: kernel_size, stride and dilation must be ≥ 1"),
+    (lambda: ag.unfold(ag.zeros(1, 1, 3, 3), 2, padding=-1), r"unfold: padding must be ≥ 0, got \(-1, -1\)"),
+    (lambda: ag.fold(ag.zeros(1, 1, 2, 2, 3, 3), (5, 5), 2),
+     r"fold: output_size \(5, 5\) .* has \(4, 4\) window positions, got columns of shape \(1, 1, 2, 2, 3, 3\)"),
+    (lambda: ag.fold(ag.zeros(1, 1, 3, 3, 2, 2), (3, 3), 2), r"fold: expected columns \(N, C, \*\(2, 2\), \*out\)"),
+])
+def test_window_errors_name_expected_and_received(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,0 +1,134 @@
+"""nn.functional pooling: gradchecks, PyTorch agreement, tie rule, errors."""
+import re
+
+import numpy as np
+import pytest
+
+import autograd as ag
+import nn.functional as F
+
+rng = np.random.default_rng(1)
+
+
+def leaf(*shape):
+    return ag.tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+def against_torch(ours, theirs, shape, atol=1e-10):
+    torch = pytest.importorskip("torch")
+    a = rng.standard_normal(shape)
+    x, xt = ag.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, yt = ours(x), theirs(xt)
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=atol)
+    g = rng.standard_normal(y.shape)
+    y.backward(ag.tensor(g))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-10, atol=atol)
+
+
+POOL2D = [  # input shape, kernel_size, stride, padding
+    ((2, 3, 6, 6), 2, None, 0),
+    ((2, 2, 7, 5), 3, 2, 1),
+    ((1, 3, 8, 9), (3, 2), (1, 2), (1, 0)),
+    ((2, 1, 5, 5), 5, None, 2),
+    ((1, 2, 4, 6), 1, 2, 0),
+]
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", POOL2D)
+def test_max_pool2d_matches_torch(shape, kernel, stride, padding):
+    torch = pytest.importorskip("torch")
+    against_torch(lambda x: F.max_pool2d(x, kernel, stride, padding),
+                  lambda x: torch.nn.functional.max_pool2d(x, kernel, stride, padding), shape)
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", POOL2D)
+def test_avg_pool2d_matches_torch(shape, kernel, stride, padding):
+    torch = pytest.importorskip("torch")
+    against_torch(lambda x: F.avg_pool2d(x, kernel, stride, padding),
+                  lambda x: torch.nn.functional.avg_pool2d(x, kernel, stride, padding), shape)
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", [((2, 3, 8), 2, None, 0), ((1, 2, 9), 3, 2, 1)])
+def test_pool1d_matches_torch(shape, kernel, stride, padding):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    against_torch(lambda x: F.max_pool1d(x, kernel, stride, padding),
+                  lambda x: tf.max_pool1d(x, kernel, stride, padding), shape)
+    against_torch(lambda x: F.avg_pool1d(x, kernel, stride, padding),
+                  lambda x: tf.avg_pool1d(x, kernel, stride, padding), shape)
+
+
+@pytest.mark.parametrize("shape, size", [
+    ((2, 3, 5, 7), 1), ((2, 2, 6, 8), (3, 2)), ((1, 2, 5, 7), (3, 4)), ((1, 2, 4, 5), (None, 3)),
+    ((1, 1, 3, 3), 5), ((1, 2, 4, 4), (4, 4)),
+])
+def test_adaptive_avg_pool2d_matches_torch(shape, size):
+    torch = pytest.importorskip("torch")
+    against_torch(lambda x: F.adaptive_avg_pool2d(x, size),
+                  lambda x: torch.nn.functional.adaptive_avg_pool2d(x, size), shape)
+
+
+@pytest.mark.parametrize("pool, kwargs", [
+    (F.max_pool2d, dict(kernel_size=2)),
+    (F.max_pool2d, dict(kernel_size=3, stride=2, padding=1)),
+    (F.avg_pool2d, dict(kernel_size=(2, 3), stride=1, padding=(1, 1))),
+    (F.adaptive_avg_pool2d, dict(output_size=(2, 3))),
+    (F.adaptive_avg_pool2d, dict(output_size=1)),
+    (F.max_pool1d, dict(kernel_size=3, stride=2, padding=1)),
+    (F.avg_pool1d, dict(kernel_size=2, padding=1)),
+])
+def test_pool_gradcheck(pool, kwargs):
+    x = leaf(1, 2, 5, 5) if pool not in (F.max_pool1d, F.avg_pool1d) else leaf(2, 2, 7)
+    assert ag.gradcheck(lambda x: pool(x, **kwargs), [x])
+
+
+def test_global_average_pooling_is_the_mean():
+    x = leaf(3, 4, 5, 6)
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(x, 1).data, x.data.mean(axis=(2, 3), keepdims=True))
+
+
+def test_max_pool_gradient_goes_to_the_winner():
+    x = ag.tensor([[[[1.0, 5.0], [2.0, 3.0]]]], requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[0, 1], [0, 0]]]])
+
+
+def test_max_pool_ties_share_the_gradient_evenly():
+    """A tie among k winners sends 1/k to each (PyTorch sends it all to one of them)."""
+    x = ag.tensor([[[[2.0, 2.0, 1.0, 0.0], [2.0, 2.0, 0.0, 1.0]]]], requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[[[0.25, 0.25, 0.5, 0], [0.25, 0.25, 0, 0.5]]]])
+
+
+def test_max_pool_padding_never_wins():
+    torch = pytest.importorskip("torch")
+    a = -1.0 - rng.random((1, 1, 3, 3))  # all negative: zero padding would win, −∞ padding never does
+    y = F.max_pool2d(ag.tensor(a), 2, padding=1)
+    np.testing.assert_array_equal(y.data, torch.nn.functional.max_pool2d(torch.tensor(a), 2, padding=1).numpy())
+    assert (y.data < 0).all()
+
+
+def test_avg_pool_counts_zero_padding():
+    y = F.avg_pool2d(ag.ones(1, 1, 2, 2), 2, stride=1, padding=1)
+    np.testing.assert_allclose(y.data[0, 0], [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+
+
+def raises(message):
+    return pytest.raises(ValueError, match=re.escape(message))
+
+
+def test_pool_errors():
+    with raises("max_pool2d: expected input of shape (N, C, H, W), got shape (3, 8, 8)"):
+        F.max_pool2d(ag.zeros(3, 8, 8), 2)
+    with raises("avg_pool2d: padding (2, 2) must be at most half the kernel size (3, 3)"):
+        F.avg_pool2d(ag.zeros(1, 1, 8, 8), 3, padding=2)
+    with raises("max_pool2d: kernel (5, 5) (dilation (1, 1), spanning (5, 5)) is larger than the padded input (4, 4)"):
+        F.max_pool2d(ag.zeros(1, 1, 4, 4), 5)
+    with raises("max_pool2d: stride must be ≥ 1, got 0"):
+        F.max_pool2d(ag.zeros(1, 1, 4, 4), 2, stride=0)
+    with raises("max_pool1d: kernel_size must be ≥ 1, got 0"):
+        F.max_pool1d(ag.zeros(1, 1, 4), 0)
+    with raises("adaptive_avg_pool2d: output_size must be ≥ 1, got (0, 2)"):
+        F.adaptive_avg_pool2d(ag.zeros(1, 1, 4, 4), (0, 2))
