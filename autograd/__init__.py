@@ -6,12 +6,13 @@
     y.backward()
     x.grad  # tensor([2., 4.])
 """
-from . import functional, ops
+from . import functional, ops, viz
 from .anomaly import detect_anomaly
 from .creation import (arange, full, generator, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
                        zeros_like)
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import backward, grad
+from .explain import explain, trace_backward
 from .function import PRIMITIVES, Formula, Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
 from .gradcheck import GradcheckError, dot_product_check, gradcheck, gradgradcheck
@@ -23,4 +24,5 @@ __all__ = [
     "manual_seed", "generator", "set_default_dtype", "get_default_dtype", "backward", "grad", "Function",
     "Formula", "PRIMITIVES", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "scope",
     "gradcheck", "gradgradcheck", "dot_product_check", "GradcheckError", "detect_anomaly", "functional", "ops",
+    "viz", "explain", "trace_backward",
 ] + ops.__all__

@@ -7,6 +7,7 @@ gradients flow: from a node to one of its inputs. It reads only what a node keep
 after backward (`next`, `in_meta`, `out_meta`, `scope`, `name`), so a graph can be
 walked after `loss.backward()` freed its saved values.
 """
+import math
 import re
 
 from .tensor import Tensor
@@ -152,7 +153,8 @@ def number(value, minus="−"):
     """2.000, −3.000, 1.234e−05: three decimals in a readable range, else scientific."""
     value = float(value)
     size = abs(value)
-    text = f"{value:.3f}" if value == 0 or 1e-3 <= size < 1e5 or size != size or size == float("inf") else f"{value:.3e}"
+    readable = value == 0 or 1e-3 <= size < 1e5 or not math.isfinite(size)
+    text = f"{value:.3f}" if readable else f"{value:.3e}"
     return text.replace("-", minus)
 
 
@@ -160,7 +162,7 @@ def shape_text(shape, times=", "):
     """(64, 10) or (64×10) with times="×"; a 0-d shape is `scalar`."""
     if len(shape) == 0:
         return "scalar"
-    if len(shape) == 1 and times == ", ":
+    if len(shape) == 1:
         return f"({shape[0]},)"
     return "(" + times.join(str(n) for n in shape) + ")"
 

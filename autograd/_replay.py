@@ -91,6 +91,18 @@ class Replay:
         if record:
             self.fresh[node] = outs[0]._node
 
+    def problems(self):
+        """Sentences for a picture or a derivation: a node that would not replay, changed leaves."""
+        out = []
+        if self.failed:
+            node = next(n for n in reversed(self.graph.nodes) if n in self.failed)
+            out.append(f"values from #{self.graph.step[node]} {type(node).__name__}Backward on are unknown: "
+                       f"replaying it failed ({self.failed[node]})")
+        if self.stale:
+            out.append("the leaves changed since this graph was built: values and gradients are "
+                       "recomputed from their current data")
+        return out
+
     @property
     def stale(self):
         """True when the replayed root differs from the recorded one (leaves changed since)."""

@@ -50,8 +50,15 @@ def _seed(outputs, grad_outputs):
     return seeds
 
 
-def _count_consumers(roots):
-    """For every node reachable from `roots`: how many edges point at it."""
+def _children(node):
+    return [child for child in map(_node_of, node._next) if child is not None]
+
+
+def _count_consumers(roots, runs=None, keep=None):
+    """For every node reachable from `roots`: how many edges point at it.
+
+    With `runs`/`keep` (from `_prune`) only edges out of nodes that run, into nodes kept, count.
+    """
     consumers = {}
     stack = list(roots)
     seen = set(roots)
@@ -62,14 +69,51 @@ def _count_consumers(roots):
                 f"trying to backward through the graph a second time ({node!r} was freed after the "
                 "first backward); pass retain_graph=True to the first backward to keep it"
             )
+        if runs is not None and node not in runs:
+            continue
         for edge in node._next:
             child = _node_of(edge)
-            if child is not None:
+            if child is not None and (keep is None or child in keep):
                 consumers[child] = consumers.get(child, 0) + 1
                 if child not in seen:
                     seen.add(child)
                     stack.append(child)
     return consumers
+
+
+def _prune(roots, capture):
+    """For `grad`: the nodes whose VJP must run to reach the inputs (`runs`) and those that
+    receive a gradient at all (`keep`: `runs` plus the inputs' own nodes). Nothing else runs,
+    so the rest of the graph stays intact for a later backward."""
+    postorder = []  # children before parents: a reverse topological order
+    visited = set(roots)
+    for root in roots:
+        stack = [(root, iter(_children(root)))]
+        while stack:
+            node, pending = stack[-1]
+            for child in pending:
+                if child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(_children(child))))
+                    break
+            else:
+                stack.pop()
+                postorder.append(node)
+    runs, keep = set(), set()
+    for node in postorder:
+        if any(edge in keep if _node_of(edge) is not None else edge is not None and edge in capture
+               for edge in map(_edge_key, node._next)):
+            runs.add(node)
+            keep.add(node)
+        elif any((node, i) in capture for i in range(node.n_outputs)):
+            keep.add(node)
+    return runs, keep
+
+
+def _edge_key(edge):
+    """An edge as `_prune` compares it: the node for node edges, the leaf Tensor for leaves."""
+    node = _node_of(edge)
+    return edge if node is None else node
 
 
 def _node_of(edge):
@@ -126,7 +170,11 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
             roots.append(node)
         index = out._out_idx
         buf[index] = g if buf[index] is None else buf[index] + g
-    consumers = _count_consumers(roots)
+    runs = keep = None
+    if capture is not None and not accumulate:
+        runs, keep = _prune(roots, capture)
+        roots = [n for n in roots if n in keep]
+    consumers = _count_consumers(roots, runs, keep)
     ready = [n for n in roots if n not in consumers]
     previous = grad_mode.set_grad_enabled(create_graph)
     outer_scope = _state["scope"]
@@ -139,7 +187,8 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
             node = ready.pop()
             grads = buffers.pop(node, None)
             if grads is None:  # no gradient reached this node: only release its consumers' counts
-                _skip(node, consumers, ready, retain_graph)
+                if runs is None or node in runs:
+                    _skip(node, consumers, ready, retain_graph, keep)
                 continue
             if node.pre_hooks:
                 for index, fn in node.pre_hooks:
@@ -149,6 +198,8 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
                 for index, g in enumerate(grads):
                     if (node, index) in capture:
                         captured[(node, index)] = g
+                if runs is not None and node not in runs:  # an input of `grad` with nothing to reach below
+                    continue
             if node.n_outputs > 1:
                 for index, g in enumerate(grads):
                     if g is None:
@@ -170,7 +221,7 @@ def _execute(seeds, retain_graph, create_graph, capture=None, accumulate=True):
             index = -1
             for edge, g in zip(edges, result):
                 index += 1
-                if edge is None:
+                if edge is None or (keep is not None and _edge_key(edge) not in keep and edge not in capture):
                     continue
                 if g is None:
                     child = _node_of(edge)
@@ -220,10 +271,10 @@ def _release_edge(child, consumers, ready):
         ready.append(child)
 
 
-def _skip(node, consumers, ready, retain_graph):
+def _skip(node, consumers, ready, retain_graph, keep):
     for edge in node._next:
         child = _node_of(edge)
-        if child is not None:
+        if child is not None and (keep is None or child in keep):
             _release_edge(child, consumers, ready)
     if not retain_graph:
         node.release()
@@ -237,10 +288,10 @@ def _deliver_to_leaf(leaf, g, capture, captured, accumulate):
     if accumulate:
         if leaf.grad is not None:
             leaf.grad = leaf.grad + g
-        elif _state["grad_enabled"]:  # create_graph: the gradient keeps its graph
+        elif g._node is not None and _state["grad_enabled"]:  # create_graph: the gradient keeps its graph
             leaf.grad = g
         else:  # an array of its own (VJPs may return views or one g for two inputs): safe to update in place
-            leaf.grad = Tensor._wrap(np.array(g.data))
+            leaf.grad = Tensor._wrap(np.array(g.data, dtype=leaf.data.dtype))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):

@@ -180,6 +180,7 @@ class Function:
                 arrays.append(a)
         if record and _state["grad_enabled"] and cls.differentiable:
             return _record(ctx, cls.forward(_link(ctx, args, kwargs), *arrays, **kwargs), args, arrays)
+        ctx.needs_input_grad = (False,) * len(args)
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is np.ndarray and not _state["anomaly"]:
             return _wrap(out)
@@ -221,7 +222,7 @@ def _link(ctx, args, kwargs):
             constants.append((len(edges), a))
         edges.append(None)
         needs.append(False)
-    ctx.constants = constants
+    ctx.constants = tuple(constants)  # a tuple: the garbage collector stops tracking it
     ctx.options = kwargs
     ctx.in_meta = tuple(meta)
     ctx._next = tuple(edges)

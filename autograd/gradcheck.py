@@ -78,6 +78,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     A failure names the input index, the (output, input) element and both values.
     """
     inputs = _prepare(inputs)
+    if not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
     numeric = _numeric_jacobians(fn, inputs, eps)
     analytic = _analytic_jacobians(fn, inputs)
     for i, (num, ana) in enumerate(zip(numeric, analytic)):
@@ -124,6 +126,8 @@ def dot_product_check(fn, inputs, eps=1e-6, rtol=1e-5, seed=0):
     inputs = _prepare(inputs)
     rng = np.random.default_rng(seed)
     wrt = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    if not wrt:
+        raise ValueError("dot_product_check: no input requires grad, so there is nothing to check")
     directions = [rng.standard_normal(x.shape) for x in wrt]
     y = fn(*inputs)
     v = rng.standard_normal(y.shape)

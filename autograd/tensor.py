@@ -118,6 +118,10 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(t) gives the data (no graph): NumPy functions see a plain array."""
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def numpy(self):
         """The underlying ndarray (shared, not copied)."""
         return self.data
@@ -184,13 +188,16 @@ class Tensor:
         """Keep `.grad` on this non-leaf tensor after backward."""
         if self._node is None:
             return
-        ref = weakref.ref(self)
+        ref = weakref.ref(self)  # one weakref object per tensor: it also marks the hook as registered
+        if any(getattr(fn, "retains", None) is ref for _, fn in self._node.pre_hooks or ()):
+            return
 
         def keep(grad):
             t = ref()
             if t is not None:
                 t.grad = Tensor._wrap(np.array(grad.data) if t.grad is None else t.grad.data + grad.data)
 
+        keep.retains = ref
         self._node.register_prehook(self._out_idx, keep)
 
     # -- in-place writes (version counted, so a saved tensor changed later is caught) ---
@@ -208,6 +215,11 @@ class Tensor:
         self._version += 1
 
     def __setitem__(self, index, value):
+        if isinstance(value, Tensor) and value._requires_grad and _state["grad_enabled"]:
+            raise RuntimeError(
+                "__setitem__: writing a tensor that requires grad into another tensor would drop its "
+                "gradient; build the result out of place (ag.where, ag.concatenate, ag.index_add)"
+            )
         self._check_inplace("__setitem__")
         self.data[_index_key(index)] = value.data if isinstance(value, Tensor) else value
 

@@ -26,14 +26,17 @@ Rendering uses Graphviz's `dot` when it is on PATH, else the `dot`-compatible bi
 """
 import html
 import importlib.metadata
+import io
+import math
+import os
 import pathlib
 import shutil
 
 import graphviz
 import numpy as np
 
-from ._graph_walk import (Graph, broadcast_axes, in_gradient_part, is_module_scope, key_of, leaf_names, number,
-                          shape_text)
+from ._graph_walk import (BACKWARD_SCOPE, Graph, broadcast_axes, in_gradient_part, is_module_scope, key_of,
+                          leaf_names, number, shape_text)
 from ._hints import stability_hints
 from ._replay import Replay
 
@@ -80,19 +83,42 @@ def _use_renderer():
         command.DOT_BINARY = pathlib.Path(renderer())
 
 
+def _pdf_from_png(png):
+    """graphviz-pure writes no PDF: wrap its PNG in one (a raster page, via Pillow)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(out, format="PDF", resolution=96)
+    return out.getvalue()
+
+
 class Drawing(graphviz.Digraph):
     """A graphviz.Digraph that finds a renderer (system dot or graphviz-pure) before rendering.
 
     Renderer warnings (e.g. font widths of non-ASCII glyphs) are silenced unless quiet=False.
+    PDF through graphviz-pure is its PNG wrapped in a PDF page.
     """
 
-    def pipe(self, *args, quiet=True, **kwargs):
-        _use_renderer()
-        return super().pipe(*args, quiet=quiet, **kwargs)
+    def _pure_pdf(self, format):
+        return (format or self.format) == "pdf" and pathlib.Path(graphviz.backend.dot_command.DOT_BINARY).name \
+            .startswith("graphviz-pure")
 
-    def render(self, *args, quiet=True, **kwargs):
+    def pipe(self, format=None, *args, quiet=True, **kwargs):
         _use_renderer()
-        return super().render(*args, quiet=quiet, **kwargs)
+        if self._pure_pdf(format):
+            return _pdf_from_png(super().pipe("png", *args, quiet=quiet, **{**kwargs, "encoding": None}))
+        return super().pipe(format, *args, quiet=quiet, **kwargs)
+
+    def render(self, *args, quiet=True, format=None, **kwargs):
+        _use_renderer()
+        if self._pure_pdf(format):
+            png = super().render(*args, quiet=quiet, format="png", **kwargs)
+            pdf = os.path.splitext(png)[0] + ".pdf"
+            with open(png, "rb") as source, open(pdf, "wb") as target:
+                target.write(_pdf_from_png(source.read()))
+            os.remove(png)
+            return pdf
+        return super().render(*args, quiet=quiet, format=format, **kwargs)
 
 
 # -- public API ----------------------------------------------------------------------------
@@ -215,23 +241,19 @@ class _Scene:
         self.has_grads = self.replay is not None and self.replay.backward()
         if self.replay is not None:
             self._note_replay()
-        self.scalar = all(np.prod(shape) == 1 for node in graph.nodes for shape, _ in node.out_meta) and all(
+        self.scalar = all(math.prod(shape) == 1 for node in graph.nodes for shape, _ in node.out_meta) and all(
             leaf.size == 1 for leaf in graph.leaves)
         self.chain = self.has_grads and (chain_rule is True or (chain_rule == "auto" and self.scalar))
         self.hints = stability_hints(graph, self.replay)
         self.errors = {node: self.replay.check(node) for node in graph.nodes} if check else None
         self._make_units(collapse, max_nodes)
         self._mark_highlight(highlight)
+        norms = [n for n in map(self._norm, self.units) if n] if color_by else []
+        self._norm_range = (np.log10(min(norms)), np.log10(max(norms))) if norms else None
 
     def _note_replay(self):
         replay = self.replay
-        if replay.failed:
-            node = next(n for n in reversed(self.graph.nodes) if n in replay.failed)
-            self.notes.append(f"values after #{self.graph.step[node]} {type(node).__name__}Backward are unknown: "
-                              f"replaying it failed ({replay.failed[node]})")
-        if replay.stale:
-            self.notes.append("the leaves changed since this graph was built: values and gradients are "
-                              "recomputed from their current data")
+        self.notes += replay.problems()
         if not self.has_grads and self.show_grads and not replay.failed:
             self.notes.append(f"no gradients shown: the output has shape {self.graph.root.shape}, "
                               "not a single element")
@@ -256,7 +278,10 @@ class _Scene:
     def _make_units(self, collapse, max_nodes):
         graph = self.graph
         collapse_all = collapse is True
-        names = set() if collapse in (True, False, None) else ({collapse} if isinstance(collapse, str) else set(collapse))
+        if collapse in (True, False, None):
+            names = set()
+        else:
+            names = {collapse} if isinstance(collapse, str) else set(collapse)
         keys = self._assign(names, collapse_all, None)
         count = len(set(keys.values())) + len(graph.leaves)
         if max_nodes is not None and count > max_nodes:
@@ -387,7 +412,7 @@ class _Scene:
     def _value_rows(self, key, shape, step):
         """data / grad rows for one tensor (a leaf or a node output)."""
         value = self.replay.value(key) if self.replay is not None else None
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         rows = []
         data = None
         if value is not None and (self.show_values is True or (self.show_values == "auto" and size <= SMALL)):
@@ -416,17 +441,19 @@ class _Scene:
             return "saves nothing"
         symbols = node.formula.inputs if node.formula is not None else ()
         parts = []
+        used = set()
+        constants = dict(node.constants)
         for item in node._saved:
             name = "array"
-            if hasattr(item, "_node"):  # an input Tensor
+            if hasattr(item, "_node"):  # an input Tensor: name it by the first unused input it is
                 name = "input"
                 for i, target in enumerate(node.next):
-                    if target is item or (type(target) is tuple and item._node is target[0]
-                                          and item._out_idx == target[1]):
+                    same = target is item or (type(target) is tuple and item._node is target[0]
+                                              and item._out_idx == target[1]) or constants.get(i) is item.data
+                    if same and i not in used:
+                        used.add(i)
                         name = symbols[i] if i < len(symbols) else f"input {i}"
-                for i, value in node.constants:
-                    if value is item.data:
-                        name = symbols[i] if i < len(symbols) else f"input {i}"
+                        break
                 shape = item.shape
             elif hasattr(item, "index"):  # a saved output
                 name, shape = "y", item.array.shape
@@ -479,7 +506,7 @@ class _Scene:
         for node, message in self.hints:
             if node in unit.nodes:
                 rows.append("unstable: " + message.split(":")[0])
-        if unit.kind == "node" and unit.nodes[0] is self.graph.root._node:
+        if unit.kind != "leaf" and self.graph.root._node in unit.nodes:
             rows.append(f"output{': ' + self.graph.root.name if self.graph.root.name else ''}")
         elif unit.kind == "leaf" and unit.leaf is self.graph.root:
             rows.append("output")
@@ -513,7 +540,7 @@ class _Scene:
             border, colour = 3, "#ff7f0e"
         elif state == "waiting":
             colour, title_fill, body = "#aaaaaa", "#eeeeee", "#f7f7f7"
-        is_root = (unit.kind == "node" and unit.nodes[0] is self.graph.root._node) or unit.leaf is self.graph.root
+        is_root = self.graph.root._node in unit.nodes or unit.leaf is self.graph.root
         if is_root and border == 1:
             border = 2
         font = ' color="#888888"' if state == "waiting" else ""
@@ -533,8 +560,8 @@ class _Scene:
         if step is None:
             return None
         if unit.kind == "leaf":
-            return None if any(self.graph.step[e.node] <= step for e in self.graph.consumers[id(unit.leaf)]) \
-                else "waiting"
+            arrived = any(self.graph.step[e.node] <= step for e in self.graph.consumers.get(id(unit.leaf), ()))
+            return None if arrived else "waiting"
         steps = [self.graph.step[node] for node in unit.nodes]
         if step in steps:
             return "current"
@@ -605,10 +632,11 @@ class _Scene:
             held = [node for node in self.graph.nodes if not node.released and node._saved]
             if held:
                 total = sum(node.saved_nbytes for node in held)
-                notes.append(f"saved for backward: {_bytes(total)} held by {len(held)} of {len(self.graph.nodes)} nodes")
+                notes.append(f"saved for backward: {_bytes(total)} held by {len(held)} of "
+                             f"{len(self.graph.nodes)} nodes")
             elif any(node.released for node in self.graph.nodes):
                 notes.append("saved values were freed by backward() (pass retain_graph=True to keep them)")
-        if self.color_by == "grad_norm" and self._norm_range[1] > self._norm_range[0] - 1:
+        if self.color_by == "grad_norm" and self._norm_range is not None:
             low, high = self._norm_range
             notes.append(f"colour: ‖grad‖ from {number(10 ** low)} (blue) to {number(10 ** high)} (red), log scale")
         if self.errors is not None:
@@ -619,9 +647,6 @@ class _Scene:
 
     def body(self, step=None):
         """The DOT statements; `step` draws the state after backward ran that many nodes."""
-        if self.color_by == "grad_norm":
-            norms = [n for n in (self._norm(unit) for unit in self.units) if n is not None and n > 0]
-            self._norm_range = (np.log10(min(norms)), np.log10(max(norms))) if norms else (0.0, 0.0)
         lines = [
             f"\tgraph [rankdir={self.rankdir}, fontname=Helvetica, fontsize=11, labelloc=t, labeljust=l, "
             "nodesep=0.3, ranksep=0.35]\n",
@@ -645,7 +670,7 @@ class _Scene:
             for depth in range(n, len(unit.path)):
                 clusters += 1
                 element = unit.path[depth]
-                fill = _FILL["gradient"] if element.startswith("backward of ") else _CLUSTER_FILLS[depth % 3]
+                fill = _FILL["gradient"] if element.startswith(BACKWARD_SCOPE) else _CLUSTER_FILLS[depth % 3]
                 lines.append("\t" * (depth + 1) + f"subgraph cluster_{clusters} {{ label={_quote(element)}; "
                              f"style=\"rounded,filled\"; fillcolor=\"{fill}\"; color=\"#9aa7b8\"; fontsize=10\n")
             open_path = unit.path

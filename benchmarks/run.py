@@ -134,6 +134,19 @@ def format_table(rows):
     return "\n".join(lines + (["notes:"] + notes if notes else []))
 
 
+def format_markdown(report):
+    """A saved report as a Markdown table (for the README and notes)."""
+    m = report["machine"]
+    lines = [f"`{report['suite']}` — {report['date']}, {m['cpus']} CPUs, NumPy {m['numpy']} ({m.get('blas', '?')}), "
+             f"torch {m.get('torch', '-')} ({m.get('torch_threads', '?')} threads)", "",
+             "| case | ours ms | torch ms | ratio | micrograd ms | rate |", "|---|---:|---:|---:|---:|---|"]
+    for r in report["rows"]:
+        ratio = f"{r['ratio']:.2f}×" if "ratio" in r else "–"
+        lines.append(f"| {r['case']} | {_cell(r, 'ours')} | {_cell(r, 'torch')} | {ratio} | "
+                     f"{_cell(r, 'micrograd')} | {_rate(r)} |")
+    return "\n".join(lines)
+
+
 def machine():
     """What the numbers were measured on."""
     import numpy
@@ -202,9 +215,17 @@ def main(argv=None):
     parser.add_argument("--case", nargs="*", help="only these cases of the suite")
     parser.add_argument("--wait-idle", type=float, default=0, metavar="S",
                         help="before each measurement wait up to S seconds for other processes to go quiet")
+    parser.add_argument("--show", action="store_true", help="print the saved results as Markdown; run nothing")
     args = parser.parse_args(argv)
+    suites = SUITES if args.suite == "all" else (args.suite,)
+    if args.show:
+        for suite in suites:
+            path = RESULTS / f"{suite}{'-quick' if args.quick else ''}.json"
+            if path.exists():
+                print(format_markdown(json.loads(path.read_text())) + "\n")
+        return
     repeat = 2 if args.quick and args.repeat is None else args.repeat
-    for suite in SUITES if args.suite == "all" else (args.suite,):
+    for suite in suites:
         print(f"suite {suite}")
         report = run_suite(suite, repeat, args.quick, args.case, args.wait_idle)
         path = write_report(report)

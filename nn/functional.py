@@ -302,8 +302,9 @@ def adaptive_avg_pool2d(x, output_size):
     _ints((OH, OW), 2, "output_size", op, 1)
     if (OH, OW) == (1, 1):
         return x.mean(axis=(2, 3), keepdims=True)
-    if (OH, OW) != (H, W):
+    if OH != H:
         x = Tensor._wrap(_adaptive_matrix(H, OH, x.dtype)) @ x
+    if OW != W:
         x = x @ Tensor._wrap(_adaptive_matrix(W, OW, x.dtype).T)
     return x
 

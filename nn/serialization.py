@@ -29,7 +29,7 @@ def _arrays(obj):
             value = value.data
         if not isinstance(value, (np.ndarray, np.generic)):
             raise TypeError(f"nn.save: '{name}' is a {type(value).__name__}, not an array or Tensor")
-        arrays[name] = np.ascontiguousarray(value)
+        arrays[name] = np.require(value, requirements="C")  # (np.ascontiguousarray would make 0-d 1-d)
     return arrays
 
 

@@ -388,7 +388,7 @@ def where(condition, a, b):
 
 
 def clip(a, lo=None, hi=None):
-    """Clamp to [lo, hi] (numbers, arrays or tensors; they get no gradient); the gradient passes where lo ≤ a ≤ hi."""
+    """Clamp to [lo, hi] (numbers, arrays or tensors, given no gradient); the gradient passes where lo ≤ a ≤ hi."""
     lo = lo.data if isinstance(lo, Tensor) else lo
     hi = hi.data if isinstance(hi, Tensor) else hi
     return Clip.apply(a, lo=lo, hi=hi)

@@ -19,9 +19,6 @@ class _Loss(Module):
             raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
 
-    def extra_repr(self):
-        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
-
 
 class _WeightedLoss(_Loss):
     def __init__(self, weight=None, reduction="mean"):

@@ -100,13 +100,14 @@ class Module:
         return handle
 
     # -- registration --------------------------------------------------------------------
-    def _registry(self):
-        if "_parameters" not in self.__dict__:
+    def _registry(self, kind):
+        """The dict that registers `kind` ('_parameters', '_buffers' or '_modules')."""
+        if kind not in self.__dict__:
             raise AttributeError(
                 f"cannot assign parameters or modules before {type(self).__name__}.__init__ has called "
                 "super().__init__()"
             )
-        return self._parameters, self._buffers, self._modules
+        return self.__dict__[kind]
 
     def __setattr__(self, name, value):
         if isinstance(value, Parameter):
@@ -147,34 +148,34 @@ class Module:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
-    def _forget(self, name):
-        for registry in self._registry():
-            registry.pop(name, None)
+    def _register(self, kind, name, value):
+        """Put value in one registry and drop `name` from the others (a re-assignment keeps its place)."""
+        _check_name(name, self)
+        registry = self._registry(kind)
+        for other in ("_parameters", "_buffers", "_modules"):
+            if other != kind:
+                self.__dict__[other].pop(name, None)
         self.__dict__.pop(name, None)
+        self._non_persistent.discard(name)
+        registry[name] = value
 
     def register_parameter(self, name, param):
         """Register `param` (a Parameter, or None for an absent optional one such as a bias)."""
-        _check_name(name, self)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, got {type(param).__name__}")
-        self._forget(name)
-        self._parameters[name] = param
+        self._register("_parameters", name, param)
 
     def register_buffer(self, name, tensor, persistent=True):
         """Register a non-trainable tensor saved in `state_dict` (unless persistent=False)."""
-        _check_name(name, self)
-        self._forget(name)
-        self._buffers[name] = _as_buffer(tensor, name)
+        self._register("_buffers", name, _as_buffer(tensor, name))
         if not persistent:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
         """Register a child module; its subtree takes qualified names below this module's."""
-        _check_name(name, self)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: '{name}' must be a Module or None, got {type(module).__name__}")
-        self._forget(name)
-        self._modules[name] = module
+        self._register("_modules", name, module)
         if module is not None:
             for sub_name, sub in module.named_modules(prefix=f"{self._name}.{name}" if self._name else name):
                 object.__setattr__(sub, "_name", sub_name)

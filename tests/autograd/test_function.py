@@ -140,3 +140,18 @@ def test_builtin_primitives_are_functions():
     assert all(issubclass(cls, ag.Function) for cls in ag.PRIMITIVES.values())
     y = f64([1.0]) * 2
     assert isinstance(y.grad_fn, ag.PRIMITIVES["mul"])
+
+
+def test_nodes_record_the_scope_they_were_created_in():
+    from autograd.grad_mode import scoped
+
+    @scoped("double")
+    def double(t):
+        return t * 2
+
+    x = f64([1.0])
+    with ag.scope("block (Linear)"):
+        y = double(x) + 1
+    assert y.grad_fn.scope == ("block (Linear)",)
+    assert y.grad_fn.next[0][0].scope == ("block (Linear)", "double")
+    assert (x * 3).grad_fn.scope == ()

@@ -63,7 +63,8 @@ def test_gradcheck_names_a_multi_dimensional_element():
             wrong[1, 2] = 7.0
             return g * ag.tensor(wrong)
 
-    with pytest.raises(ag.GradcheckError, match=r"input 0 \(shape \(2, 3\)\) .* input element \(1, 2\): analytic 7, numerical 2"):
+    message = r"input 0 \(shape \(2, 3\)\) .* input element \(1, 2\): analytic 7, numerical 2"
+    with pytest.raises(ag.GradcheckError, match=message):
         ag.gradcheck(WrongAt.apply, [f64(np.ones((2, 3)))])
 
 
@@ -101,9 +102,14 @@ def test_gradgradcheck_catches_a_vjp_that_is_not_differentiable():
     assert ag.gradgradcheck(DetachedCube.apply, [x], raise_exception=False) is False
 
 
-def test_gradgradcheck_needs_an_input_that_requires_grad():
+def test_checks_need_an_input_that_requires_grad():
+    """A forgotten requires_grad=True must not make a check pass vacuously."""
+    with pytest.raises(ValueError, match=r"gradcheck: no input requires grad"):
+        ag.gradcheck(ag.exp, [f64([1.0], requires_grad=False)])
     with pytest.raises(ValueError, match=r"gradgradcheck: no input requires grad"):
         ag.gradgradcheck(ag.exp, [f64([1.0], requires_grad=False)])
+    with pytest.raises(ValueError, match=r"dot_product_check: no input requires grad"):
+        ag.dot_product_check(ag.exp, [f64([1.0], requires_grad=False)])
 
 
 def test_dot_product_check_passes_a_correct_vjp_and_catches_a_wrong_one():

@@ -21,6 +21,16 @@ def test_second_derivative_of_x_cubed_is_6x():
     np.testing.assert_allclose(gg.data, 6 * x.data)
 
 
+@pytest.mark.parametrize("fn, second", [(ag.exp, np.exp), (ag.tanh, lambda x: -2 * np.tanh(x) / np.cosh(x) ** 2),
+                                        (ag.sqrt, lambda x: -0.25 * x ** -1.5)])
+def test_second_derivative_of_ops_that_save_their_output_on_0d_tensors(fn, second):
+    """NumPy returns scalars for 0-d inputs; the saved output must still be the graph's output."""
+    x = f64(0.7)
+    g, = ag.grad(fn(x), x, create_graph=True)
+    gg, = ag.grad(g, x)
+    assert gg.item() == pytest.approx(second(0.7))
+
+
 def test_third_derivative_through_backward_create_graph():
     x = f64(1.5)
     y = x ** 4

@@ -19,7 +19,8 @@ def shape_and_axes(draw):
     shape = draw(array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3))
     if not shape:
         return shape, None
-    axis = draw(st.one_of(st.none(), valid_tuple_axes(len(shape), min_size=1), st.integers(-len(shape), len(shape) - 1)))
+    ints = st.integers(-len(shape), len(shape) - 1)
+    axis = draw(st.one_of(st.none(), valid_tuple_axes(len(shape), min_size=1), ints))
     return shape, axis
 
 

@@ -171,7 +171,7 @@ def test_squeeze_unsqueeze_flatten_reshape_shapes_and_gradients(fn, shape):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: ag.reshape(randn(2, 3), (4, 2)), r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 values\) into \(4, 2\)"),
+    (lambda: ag.reshape(randn(2, 3), (4, 2)), r"reshape: cannot reshape .* shape \(2, 3\) \(6 values\) into \(4, 2\)"),
     (lambda: randn(2, 3).broadcast_to((3, 3)), r"broadcast_to: cannot broadcast shape \(2, 3\) to \(3, 3\)"),
     (lambda: ag.sum_to(randn(2, 3), (4, 3)), r"sum_to: shape \(2, 3\) does not broadcast from \(4, 3\)"),
     (lambda: ag.concatenate([randn(2, 3), randn(3, 2)], axis=0),

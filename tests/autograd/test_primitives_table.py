@@ -1,7 +1,7 @@
 """The primitives table is complete: every primitive has a gradcheck case and a formula per input.
 
-Each case runs `ag.gradcheck` in float64 on small random shapes, including
-broadcasting, 0-d tensors and size-1 axes. Adding a primitive to `ag.PRIMITIVES`
+Each case runs `ag.gradcheck` and `ag.gradgradcheck` in float64 on small random
+shapes, including broadcasting, 0-d tensors and size-1 axes. Adding a primitive to `ag.PRIMITIVES`
 without a case here fails `test_every_primitive_has_a_gradcheck_case`.
 """
 import numpy as np
@@ -123,6 +123,15 @@ def test_primitive_gradcheck(name, fn, specs, kwargs):
     inputs = [ag.tensor(rng.uniform(low, high, shape), dtype=np.float64, requires_grad=True)
               for shape, low, high in specs]
     assert ag.gradcheck(fn, inputs, **kwargs)
+
+
+@pytest.mark.parametrize("name, fn, specs, kwargs", PARAMS)
+def test_primitive_gradgradcheck(name, fn, specs, kwargs):
+    """VJPs are written with Tensor ops, so every primitive has correct second derivatives."""
+    rng = np.random.default_rng(len(PARAMS) + 1)
+    inputs = [ag.tensor(rng.uniform(low, high, shape), dtype=np.float64, requires_grad=True)
+              for shape, low, high in specs]
+    assert ag.gradgradcheck(fn, inputs, **kwargs)
 
 
 def test_each_case_exercises_its_primitive():

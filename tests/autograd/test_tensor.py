@@ -82,8 +82,9 @@ def test_operators_accept_tensors_numbers_and_ndarrays_on_either_side(op, ref, l
     lhs, rhs = operand[left](x, values["a"]), operand[right](y, values["b"])
     out = op(lhs, rhs)
     assert isinstance(out, ag.Tensor)
-    expected = ref(values["a"] if left != "number" else values["a"][0], values["b"] if right != "number" else values["b"][0])
-    np.testing.assert_allclose(out.data, expected)
+    a = values["a"][0] if left == "number" else values["a"]
+    b = values["b"][0] if right == "number" else values["b"]
+    np.testing.assert_allclose(out.data, ref(a, b))
     out.sum().backward()
     assert (x.grad is not None) == (left == "tensor") and (y.grad is not None) == (right == "tensor")
 

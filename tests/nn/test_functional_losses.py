@@ -50,7 +50,7 @@ def test_softmax_and_log_softmax_match_torch(axis):
 def test_softmax_is_stable_for_huge_logits(dtype, scale):
     torch = pytest.importorskip("torch")
     a = (np.array([[1.0, -1.0, 0.0, 0.5], [-1.0, -1.0, -0.999, 1.0]]) * scale).astype(dtype)
-    with warnings.catch_warnings(), np.errstate(all="raise"):
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
         warnings.simplefilter("error")
         for ours, theirs in ((F.softmax, torch.softmax), (F.log_softmax, torch.log_softmax)):
             x = ag.tensor(a, requires_grad=True)
@@ -120,7 +120,7 @@ def test_cross_entropy_of_huge_and_infinite_logits_is_finite():
     torch = pytest.importorskip("torch")
     a = np.array([[1000.0, -1000.0, 0.0], [-np.inf, 3.0, -np.inf], [1e4, 1e4, -1e4]])
     t = np.array([1, 1, 0])
-    with warnings.catch_warnings(), np.errstate(all="raise"):
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
         warnings.simplefilter("error")
         x = ag.tensor(a, requires_grad=True)
         loss = F.cross_entropy(x, t)
@@ -184,7 +184,7 @@ def test_bce_with_logits_matches_torch(reduction, weighted):
     t.flat[:5] = [0.3, 1.0, 0.0, 0.0, 1.0]
     w = rng.random((4, 3)) if weighted else None
     pw = rng.random(3) + 0.5 if weighted else None
-    with warnings.catch_warnings(), np.errstate(all="raise"):
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
         warnings.simplefilter("error")
         against_torch(
             lambda x, t: F.binary_cross_entropy_with_logits(x, t, weight=w, reduction=reduction, pos_weight=pw),
@@ -219,7 +219,7 @@ def test_binary_cross_entropy_matches_torch(reduction):
 
 def test_binary_cross_entropy_clamps_log_at_minus_100():
     p = ag.tensor(np.array([0.0, 1.0]), requires_grad=True)
-    with warnings.catch_warnings(), np.errstate(all="raise"):
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
         warnings.simplefilter("error")
         loss = F.binary_cross_entropy(p, ag.tensor(np.array([1.0, 0.0])), reduction="none")
         loss.sum().backward()
@@ -251,7 +251,8 @@ def test_multi_margin_loss_unbatched_and_gradcheck():
 
 
 def test_multi_margin_loss_is_the_svm_hinge():
-    """Scores (3, 1, −1), label 0, margin 1: only class 1 is within the margin: (1 − 3 + 1)·... = 0, so 0."""
+    """Label 0 with scores (3, 1, −1) beats every other class by the margin: loss 0. With (0, 0.5, 0.2)
+    each other class i adds 1 − x₀ + xᵢ, and the sum is divided by C = 3."""
     x = ag.tensor([[3.0, 1.0, -1.0], [0.0, 0.5, 0.2]])
     np.testing.assert_allclose(F.multi_margin_loss(x, [0, 0], reduction="none").data,
                                [0.0, ((1 + 0.5) + (1 + 0.2)) / 3])
