@@ -6,6 +6,7 @@
     y.backward()
     x.grad  # tensor([2., 4.])
 """
+from ._allocator import tune_allocator
 from . import functional, ops, viz
 from .anomaly import detect_anomaly
 from .creation import (arange, full, generator, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
@@ -18,6 +19,8 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_en
 from .gradcheck import GradcheckError, dot_product_check, gradcheck, gradgradcheck
 from .ops import *  # noqa: F401,F403  (the primitives as functions: ag.exp, ag.unfold, ...)
 from .tensor import Tensor
+
+tune_allocator()  # reuse freed activation buffers instead of page-faulting fresh ones every step
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like",

@@ -10,6 +10,8 @@ notebook is executed top to bottom in a fresh `python3` kernel with notebooks/ a
 directory, and written next to this file with its outputs, so a code host shows the pictures.
 """
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +24,7 @@ KERNEL = "python3"
 CELL_TIMEOUT = 120  # seconds per cell
 
 _MARKER = "# %%"
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
 
 
 def parse(text):
@@ -66,10 +69,18 @@ def notebook_from_source(path):
 
 
 def execute(nb, timeout=CELL_TIMEOUT):
-    """Run every cell in a fresh kernel with notebooks/ as the working directory (raises on an error)."""
+    """Run every cell in a fresh kernel with notebooks/ as the working directory (raises on an error).
+
+    The kernel does not inherit MPLBACKEND (CI sets Agg), so plots use the inline backend and are stored.
+    """
     client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
                             resources={"metadata": {"path": str(HERE)}})
-    client.execute()
+    client.execute(env={k: v for k, v in os.environ.items() if k != "MPLBACKEND"})
+    for cell in nb.cells:  # `<autograd.viz.Drawing at 0x7f…>` → `<autograd.viz.Drawing>`: rebuilds stay byte-stable
+        for out in cell.get("outputs", ()):
+            text = out.get("data", {}).get("text/plain")
+            if isinstance(text, str):
+                out["data"]["text/plain"] = _ADDRESS.sub(">", text)
     return nb
 
 

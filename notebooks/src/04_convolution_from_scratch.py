@@ -237,7 +237,9 @@ assert np.allclose(dx_formula, convolve2d(np.pad(Ga, 2), wa))   # i.e. the full 
 # \qquad \frac{\partial L}{\partial w_{k,c}} = \sum_n \tilde x_{n,c} \star (G_{\uparrow S})_{n,k},
 # \qquad \frac{\partial L}{\partial b_k} = \sum_{n,i,j} G_{n,k,i,j}.$$
 #
-# Both are themselves convolutions, so `F.conv2d` computes them; autograd must agree.
+# Both are themselves convolutions, so `F.conv2d` computes them; autograd must agree. (Here
+# $(W + 2P - K)/S = 2$ is whole; otherwise the last rows and columns of $x$ that no window reaches get a
+# zero gradient, and $\partial L/\partial x$ needs that many extra zeros at the bottom and right.)
 
 # %%
 x2 = T(rng.standard_normal((2, 2, 5, 5)), grad=True)

@@ -136,7 +136,7 @@ class BuggySoftplus(ag.Function):
         return g * y.sigmoid()  # bug: σ(y) instead of σ(x)
 
 
-x = ag.tensor(rng.standard_normal(5), dtype=np.float64, requires_grad=True)
+x = ag.tensor(rng.standard_normal(5), dtype=np.float64, requires_grad=True, name="x")
 y = BuggySoftplus.apply(x)
 print("forward looks fine:", y.numpy(), "=", np.log1p(np.exp(x.numpy())))
 
