@@ -76,7 +76,8 @@ def execute(nb, timeout=CELL_TIMEOUT):
     client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
                             resources={"metadata": {"path": str(HERE)}})
     client.execute(env={k: v for k, v in os.environ.items() if k != "MPLBACKEND"})
-    for cell in nb.cells:  # `<autograd.viz.Drawing at 0x7f…>` → `<autograd.viz.Drawing>`: rebuilds stay byte-stable
+    # `<autograd.viz.Drawing at 0x7f…>` → `<autograd.viz.Drawing>`, so a rebuild changes no bytes
+    for cell in nb.cells:
         for out in cell.get("outputs", ()):
             text = out.get("data", {}).get("text/plain")
             if isinstance(text, str):

@@ -39,6 +39,7 @@ w2, b2 = scalar(-1.2, "w2"), scalar(0.3, "b2")
 h = (w1 * x + b1).tanh()
 y_hat = w2 * h + b2
 L = (y_hat - y) ** 2
+L.name = "L"                          # names show up in the pictures and derivations
 L.backward()
 
 print(f"h = {h.item():.4f}, ŷ = {y_hat.item():.4f}, L = {L.item():.4f}")

@@ -8,8 +8,6 @@
 # digits it still gets wrong.
 
 # %%
-import time
-
 import numpy as np
 import matplotlib.pyplot as plt
 
@@ -88,7 +86,6 @@ schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
 loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True, seed=0)
 
 history = {"loss": [], "train": [], "test": []}
-started = time.perf_counter()
 for epoch in range(1, epochs + 1):
     total, correct, seen = 0.0, 0, 0
     for xb, yb in loader:
@@ -106,8 +103,6 @@ for epoch in range(1, epochs + 1):
     history["train"].append(correct / seen)
     history["test"].append(test_acc)
     print(f"epoch {epoch:2d}: loss {total / seen:.4f}  train acc {correct / seen:.3f}  test acc {test_acc:.3f}")
-seconds = time.perf_counter() - started
-print(f"training took about {seconds:.0f} s")
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(8, 2.8))
