@@ -205,11 +205,14 @@ def explain(output, wrt, params=None, *, max_paths=12, eps=1e-6):
                 + f"  ({'scalars' if scalar else 'tensors'}: {len(nodes)} steps between them)")
     for problem in replay.problems():
         report._add("note", problem)
-    _forward_section(report, graph, replay, names, nodes, reach, scalar)
-    if scalar:
-        _scalar_backward(report, graph, replay, names, nodes, on_path, key, max_paths)
+    if graph.root._node is None:  # the output is the leaf wrt itself: no step between them
+        report._add("note", f"{out_name.text} is {wrt_name.text} itself, so the derivative is 1")
     else:
-        _tensor_backward(report, graph, replay, names, nodes, on_path, key)
+        _forward_section(report, graph, replay, names, nodes, reach, scalar)
+        if scalar:
+            _scalar_backward(report, graph, replay, names, nodes, on_path, key, max_paths)
+        else:
+            _tensor_backward(report, graph, replay, names, nodes, on_path, key)
     _result(report, graph, replay, output, wrt, key, ft.partial(out_name, wrt_name), eps)
     report.hints = [message for _, message in stability_hints(graph, replay)]
     if report.hints:

@@ -77,6 +77,8 @@ class Function:
     formula = None
     differentiable = True
 
+    _to_save = ()  # what forward passed to save_for_backward (an instance attribute once set)
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name") is None:
@@ -168,7 +170,6 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run forward on the inputs' arrays; record a node when grad is needed."""
         ctx = _new(cls)
-        ctx._to_save = ()
         arrays = []
         record = False
         for a in args:
@@ -179,11 +180,12 @@ class Function:
             else:
                 arrays.append(a)
         if record and _state["grad_enabled"] and cls.differentiable:
-            return _record(ctx, cls.forward(_link(ctx, args, kwargs), *arrays, **kwargs), args, arrays)
+            _link(ctx, args, kwargs)
+            return _record(ctx, cls.forward(ctx, *arrays, **kwargs), args, arrays)
         ctx.needs_input_grad = (False,) * len(args)
         out = cls.forward(ctx, *arrays, **kwargs)
-        if type(out) is np.ndarray and not _state["anomaly"]:
-            return _wrap(out)
+        if not isinstance(out, tuple) and not _state["anomaly"]:
+            return _wrap(out)  # _wrap also turns NumPy scalars (what 0-d math returns) into arrays
         outs, single = _outputs(cls, out)
         return _wrap(outs[0]) if single else tuple([_wrap(o) for o in outs])
 
@@ -222,7 +224,7 @@ def _link(ctx, args, kwargs):
             constants.append((len(edges), a))
         edges.append(None)
         needs.append(False)
-    ctx.constants = tuple(constants)  # a tuple: the garbage collector stops tracking it
+    ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
     ctx.options = kwargs
     ctx.in_meta = tuple(meta)
     ctx._next = tuple(edges)
@@ -231,47 +233,62 @@ def _link(ctx, args, kwargs):
     ctx.pre_hooks = None
     ctx.released = False
     ctx.trace = _creation_site() if _state["anomaly"] else None
-    return ctx
 
 
 def _record(ctx, out, args, arrays):
     """Wrap forward's outputs as Tensors made by ctx and resolve what it saved."""
-    if type(out) is np.ndarray and not _state["anomaly"]:
-        outs, single = (out,), True
+    if not isinstance(out, tuple) and not _state["anomaly"]:
+        returned = (out,)
+        outs = returned if type(out) is np.ndarray else (np.asarray(out),)
+        ctx.n_outputs = 1
+        ctx.out_meta = ((outs[0].shape, outs[0].dtype),)
     else:
-        outs, single = _outputs(type(ctx), out)
-    ctx.n_outputs = len(outs)
-    ctx.out_meta = tuple([(o.shape, o.dtype) for o in outs])
+        returned = out if isinstance(out, tuple) else (out,)
+        outs, _ = _outputs(type(ctx), out)
+        ctx.n_outputs = len(outs)
+        ctx.out_meta = tuple([(o.shape, o.dtype) for o in outs])
     to_save = ctx._to_save
-    ctx._to_save = None
     if to_save:
+        ctx._to_save = ()
         saved = []
         versions = []
         for item in to_save:
             if not isinstance(item, Tensor):
-                item = _resolve_saved(item, args, arrays, out if type(out) is tuple else (out,), outs)
+                for array, arg in zip(arrays, args):  # most often an input's own array
+                    if item is array and isinstance(arg, Tensor):
+                        item = arg
+                        break
+                else:
+                    item = _saved_output(item, returned, outs)
             saved.append(item)
             versions.append(item._version if isinstance(item, Tensor) else None)
         ctx._saved = tuple(saved)
         ctx._saved_versions = tuple(versions)
     else:
         ctx._saved = ctx._saved_versions = ()
-    results = (_wrap(outs[0], ctx, 0),) if single else tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
+    if len(outs) == 1 and not isinstance(out, tuple):
+        result = _wrap(outs[0], ctx, 0)
+        if to_save:
+            _watch_outputs(ctx, (result,))
+        return result
+    results = tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
+    _watch_outputs(ctx, results)
+    return results
+
+
+def _watch_outputs(ctx, results):
+    """Saved outputs remember their Tensor weakly, to catch in-place writes to it later."""
     for item in ctx._saved:
         if type(item) is _SavedOutput:
             item.output = weakref.ref(results[item.index])
-    return results[0] if single else results
 
 
-def _resolve_saved(item, args, arrays, returned, outs):
-    """Map an array passed to save_for_backward back to its input Tensor or output slot.
+def _saved_output(item, returned, outs):
+    """An array passed to save_for_backward that is not an input: an output slot, or a constant.
 
     `returned` is what forward returned, `outs` the same as arrays: on 0-d inputs NumPy
     returns scalars (np.exp(a) is an np.float64), which become new array objects in `outs`.
     """
-    for array, arg in zip(arrays, args):
-        if item is array and isinstance(arg, Tensor):
-            return arg
     for index, (raw, out) in enumerate(zip(returned, outs)):
         if item is raw or item is out:
             return _SavedOutput(out, index)

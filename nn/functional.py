@@ -46,6 +46,16 @@ def _check_rank(t, ndim, layout, op, what="input"):
                          f"({t.ndim} dimensions)")
 
 
+def _check_input(x, n, op):
+    """x must be (N, C, L) for n = 1 spatial axis, (N, C, H, W) for n = 2."""
+    _check_rank(x, n + 2, "(N, C, L)" if n == 1 else "(N, C, H, W)", op)
+
+
+def _check_weight(w, n, lead, op):
+    """w must be (*lead, KL) or (*lead, KH, KW), `lead` naming its first two axes."""
+    _check_rank(w, n + 2, f"({lead}, {'KL' if n == 1 else 'KH, KW'})", op, "weight")
+
+
 def _check_fits(op, spatial, pads, kernel, dilation):
     """Every window must fit inside the padded input."""
     padded = tuple(s + before + after for s, (before, after) in zip(spatial, pads))
@@ -88,9 +98,8 @@ def _add_channel_bias(y, b):
 
 # -- convolution ---------------------------------------------------------------------------------
 def _conv(x, w, b, stride, padding, dilation, groups, op, n):
-    layout = "(N, C, L)" if n == 1 else "(N, C, H, W)"
-    _check_rank(x, n + 2, layout, op)
-    _check_rank(w, n + 2, "(K, C/groups, KL)" if n == 1 else "(K, C/groups, KH, KW)", op, "weight")
+    _check_input(x, n, op)
+    _check_weight(w, n, "K, C/groups", op)
     N, C = x.shape[:2]
     K, Cg = w.shape[:2]
     kernel = tuple(w.shape[2:])
@@ -136,9 +145,8 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, op, n):
-    layout = "(N, C, L)" if n == 1 else "(N, C, H, W)"
-    _check_rank(x, n + 2, layout, op)
-    _check_rank(w, n + 2, "(C, K/groups, KL)" if n == 1 else "(C, K/groups, KH, KW)", op, "weight")
+    _check_input(x, n, op)
+    _check_weight(w, n, "C, K/groups", op)
     N, C = x.shape[:2]
     Cw, Kg = w.shape[:2]
     kernel = tuple(w.shape[2:])
@@ -227,7 +235,7 @@ def locally_connected2d(x, w, b=None, stride=1, padding=0):
 # -- pooling -------------------------------------------------------------------------------------
 def _pool_windows(x, kernel_size, stride, padding, op, n, fill):
     """Pad with `fill`, then unfold: (N, C, *S) → (N, C, *kernel, *out)."""
-    _check_rank(x, n + 2, "(N, C, L)" if n == 1 else "(N, C, H, W)", op)
+    _check_input(x, n, op)
     kernel = _ints(kernel_size, n, "kernel_size", op, 1)
     stride = kernel if stride is None else _ints(stride, n, "stride", op, 1)
     padding = _ints(padding, n, "padding", op, 0)
@@ -350,6 +358,12 @@ def _reduce(loss, reduction, denominator=None):
 
 def _array(a):
     return a.data if isinstance(a, Tensor) else np.asarray(a)
+
+
+def _in_dtype_of(value, x):
+    """A weight or statistic (number, array or Tensor) as a Tensor of x's dtype, so that a float64
+    constant does not turn a float32 computation into a float64 one (a Tensor with a graph keeps it)."""
+    return as_tensor(value, like=x).to(x.dtype)
 
 
 def _class_weight(weight, C, dtype, op):
@@ -512,9 +526,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     log_term = (1.0 + (-input.abs()).exp()).log()  # log(1 + e^(−|x|)) ∈ (0, log 2]
     loss = ag.maximum(input, 0.0) - input * t + log_term
     if pos_weight is not None:
-        loss = loss + (as_tensor(pos_weight, like=input) - 1.0) * t * (ag.maximum(-input, 0.0) + log_term)
+        loss = loss + (_in_dtype_of(pos_weight, input) - 1.0) * t * (ag.maximum(-input, 0.0) + log_term)
     if weight is not None:
-        loss = loss * as_tensor(weight, like=input)
+        loss = loss * _in_dtype_of(weight, input)
     return _reduce(loss, reduction)
 
 
@@ -539,7 +553,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
                          f"[{input.data.min():.4g}, {input.data.max():.4g}] (use the _with_logits version for logits)")
     loss = -(t * _clamped_log(input) + (1.0 - t) * _clamped_log(1.0 - input))
     if weight is not None:
-        loss = loss * as_tensor(weight, like=input)
+        loss = loss * _in_dtype_of(weight, input)
     return _reduce(loss, reduction)
 
 
@@ -668,8 +682,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{op}: evaluation (training=False) needs running_mean and running_var")
-        mean = as_tensor(running_mean, like=x).reshape(per_channel)
-        var = as_tensor(running_var, like=x).reshape(per_channel)
+        mean = _in_dtype_of(running_mean, x).reshape(per_channel)
+        var = _in_dtype_of(running_var, x).reshape(per_channel)
     y = (x - mean) / (var + eps).sqrt()
     if weight is not None:
         y = y * as_tensor(weight, like=x).reshape(per_channel)

@@ -92,11 +92,18 @@ def xavier_normal_(tensor, gain=1.0):
 
 
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
-    """He: U(−b, b) with b = gain·√(3 / fan). PyTorch's layers use a=√5, which gives b = 1/√fan_in."""
+    """He: U(−b, b) with b = gain·√(3 / fan). PyTorch's layers use a=√5, which gives b = 1/√fan_in.
+
+    A zero-element tensor (e.g. the weight of Linear(0, n)) has no fan and is left as it is, like PyTorch.
+    """
+    if tensor.size == 0:
+        return tensor
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
-    """He: N(0, σ²) with σ = gain / √fan."""
+    """He: N(0, σ²) with σ = gain / √fan (a zero-element tensor is left as it is)."""
+    if tensor.size == 0:
+        return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))

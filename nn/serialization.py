@@ -33,9 +33,9 @@ def _arrays(obj):
     return arrays
 
 
-def save(obj, path, metadata=None):
+def save(state_dict, path, metadata=None):
     """Write a state_dict (or a Module's) to `path` as safetensors; metadata is an optional dict of str -> str."""
-    data = safetensors.numpy.save(_arrays(obj), metadata)
+    data = safetensors.numpy.save(_arrays(state_dict), metadata)
     path = os.fspath(path)
     directory, base = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, f".{base}.{uuid.uuid4().hex[:12]}.tmp")  # same directory: rename is atomic

@@ -112,7 +112,7 @@ def summary(model, input_shape, dtype=None):
 # -- gradient clipping ------------------------------------------------------------------------------
 def _grad_norm(grads, norm_type):
     if norm_type == float("inf"):
-        return max(float(np.max(np.abs(g))) for g in grads)
+        return max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
     return float(sum(float(np.sum(np.abs(g) ** norm_type)) for g in grads) ** (1.0 / norm_type))
 
 
@@ -144,16 +144,19 @@ def clip_grad_value_(parameters, clip_value):
 
 
 # -- penalties (differentiable) -------------------------------------------------------------------------
+def _total(terms):
+    """The sum of scalar Tensors, a 0-d zero of the default dtype when there are none."""
+    return sum(terms[1:], terms[0]) if terms else Tensor(0.0)
+
+
 def l1_penalty(parameters):
     """Σ |w| over all given tensors (a Module means its parameters): add λ·l1_penalty(...) to the loss."""
-    terms = [p.abs().sum() for p in _tensors(parameters)]
-    return sum(terms[1:], terms[0]) if terms else Tensor(np.array(0.0))
+    return _total([p.abs().sum() for p in _tensors(parameters)])
 
 
 def l2_penalty(parameters):
     """Σ w² over all given tensors (no ½): its gradient is 2w, so λ·l2_penalty is weight decay with rate 2λ."""
-    terms = [(p * p).sum() for p in _tensors(parameters)]
-    return sum(terms[1:], terms[0]) if terms else Tensor(np.array(0.0))
+    return _total([(p * p).sum() for p in _tensors(parameters)])
 
 
 def elastic_net_penalty(parameters, l1, l2):

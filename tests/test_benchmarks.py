@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is a
 from benchmarks import run, worker  # noqa: E402
 from benchmarks.registry import SUITES, suite_cases  # noqa: E402
 
-ONE_CASE = {"engine": "scalar_mlp", "conv": "conv_b", "train": "digits_adam"}
+ONE_CASE = {"engine": "scalar_mlp", "conv": "conv_b", "train": "digits_default"}
 
 
 @pytest.mark.parametrize("suite", SUITES)

@@ -219,47 +219,38 @@ class Relu(Function):
         return g * const(y.data > 0)
 
 
-def _tie_split(a, b):
-    """1 where a wins, ½ where a and b tie, 0 where b wins."""
-    return (a > b) + 0.5 * (a == b)
+class _Pick(Function):
+    """Elementwise max or min of a and b; on ties each input gets half the gradient.
+
+    With y = pick(a, b), a's share of ḡ is [a = y] − ½·[a = b] (1, ½ or 0) and b gets the rest.
+    """
+
+    pick = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return cls.pick(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        share = ((a.data == ctx.pick(a.data, b.data)) - 0.5 * (a.data == b.data)).astype(g.dtype)
+        return g * const(share), g * const(1 - share)
 
 
 @primitive
-class Maximum(Function):
-    """Elementwise max; on ties each input gets half the gradient."""
-
+class Maximum(_Pick):
     formula = Formula(("a", "b"), "max(a, b)", r"\max(a, b)", ("ḡ·[a > b] (½ on ties)", "ḡ·[b > a] (½ on ties)"),
                       (r"\bar{g}\,[a > b]", r"\bar{g}\,[b > a]"))
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wins = _tie_split(a.data, b.data).astype(g.dtype)
-        return g * const(wins), g * const(1 - wins)
+    pick = staticmethod(np.maximum)
 
 
 @primitive
-class Minimum(Function):
-    """Elementwise min; on ties each input gets half the gradient."""
-
+class Minimum(_Pick):
     formula = Formula(("a", "b"), "min(a, b)", r"\min(a, b)", ("ḡ·[a < b] (½ on ties)", "ḡ·[b < a] (½ on ties)"),
                       (r"\bar{g}\,[a < b]", r"\bar{g}\,[b < a]"))
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wins = _tie_split(b.data, a.data).astype(g.dtype)
-        return g * const(wins), g * const(1 - wins)
+    pick = staticmethod(np.minimum)
 
 
 @primitive
@@ -347,36 +338,23 @@ maximum = _binary(Maximum)
 minimum = _binary(Minimum)
 
 
-def neg(a):
-    return Neg.apply(a)
+def _unary(cls):
+    def op(a):
+        return cls.apply(a)
+
+    op.__name__ = cls.name
+    op.__doc__ = f"y = {cls.formula.text}, elementwise; VJP {cls.formula.vjps[0]} (ḡ: the upstream gradient)."
+    return op
 
 
-def exp(a):
-    return Exp.apply(a)
-
-
-def log(a):
-    return Log.apply(a)
-
-
-def sqrt(a):
-    return Sqrt.apply(a)
-
-
-def abs(a):
-    return Abs.apply(a)
-
-
-def tanh(a):
-    return Tanh.apply(a)
-
-
-def sigmoid(a):
-    return Sigmoid.apply(a)
-
-
-def relu(a):
-    return Relu.apply(a)
+neg = _unary(Neg)
+exp = _unary(Exp)
+log = _unary(Log)
+sqrt = _unary(Sqrt)
+abs = _unary(Abs)
+tanh = _unary(Tanh)
+sigmoid = _unary(Sigmoid)
+relu = _unary(Relu)
 
 
 def where(condition, a, b):

@@ -73,8 +73,8 @@ class _Extreme(Function):
 
     @classmethod
     def forward(cls, ctx, x, axes=None, keepdims=False):
-        if x.size == 0:
-            raise ValueError(f"{cls.name}: reduction over an empty tensor of shape {x.shape}")
+        if any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{cls.name}: reduction over an empty axis of a tensor of shape {x.shape} (axes {axes})")
         y = cls.pick(x, axis=axes, keepdims=True)
         winners = x == y
         share = winners / winners.sum(axis=axes, keepdims=True)
@@ -119,7 +119,8 @@ class Var(Function):
         x, = ctx.saved_tensors
         centered = x - mean(x, ctx.axes, keepdims=True)
         spread = expand_reduced(g, x.shape, ctx.axes)
-        return spread * centered * (2.0 / (ctx.count - ctx.ddof))
+        dof = ctx.count - ctx.ddof  # ≤ 0: the variance is NaN, and so is its gradient (NumPy, PyTorch)
+        return spread * centered * (2.0 / dof if dof > 0 else np.nan)
 
 
 def _reduce(cls, x, axis, keepdims, **extra):

@@ -5,7 +5,7 @@ Adjoint pairs: `broadcast_to`/`sum_to`, `pad`/slice (`getitem`), `getitem`/`inde
 import numpy as np
 
 from ..function import Formula, Function, primitive
-from ..tensor import Tensor, _index_key, as_tensor
+from ..tensor import _index_key, as_tensor
 
 
 @primitive
@@ -317,7 +317,7 @@ def _check_same(tensors, axis, op, skip_axis):
 def squeeze(x, axis=None):
     """Drop size-1 axes (all, or the given ones): a reshape."""
     axes = tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None else \
-        tuple(_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis))
+        tuple(_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")

@@ -5,6 +5,8 @@ Weights are initialised like PyTorch: U(−1/√fan_in, 1/√fan_in) for weight 
 """
 import math
 
+from autograd.ops.window import output_size
+
 from .. import functional as F
 from .. import init
 from .module import Module, new_parameter
@@ -158,7 +160,7 @@ class LocallyConnected2d(Module):
         self.kernel_size = _ntuple(kernel_size, 2, "kernel_size", name)
         self.stride = _ntuple(stride, 2, "stride", name)
         self.padding = _ntuple(padding, 2, "padding", name)
-        self.output_size = tuple((n + 2 * p - k) // s + 1 for n, p, k, s in
+        self.output_size = tuple(output_size(n + 2 * p, k, s, 1) for n, p, k, s in
                                  zip(self.input_size, self.padding, self.kernel_size, self.stride))
         if min(self.output_size) < 1:
             raise ValueError(f"{name}: kernel {self.kernel_size} does not fit the padded input {self.input_size} "

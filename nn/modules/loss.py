@@ -2,29 +2,23 @@
 
 A class-weight vector is registered as a buffer named `weight`, as in PyTorch.
 """
-import numpy as np
-
 from autograd.tensor import Tensor
 
 from .. import functional as F
 from .module import Module
 
-_REDUCTIONS = ("mean", "sum", "none")
-
 
 class _Loss(Module):
     def __init__(self, reduction="mean"):
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        F._check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
 
 class _WeightedLoss(_Loss):
     def __init__(self, weight=None, reduction="mean"):
         super().__init__(reduction)
-        self.register_buffer("weight", None if weight is None else Tensor(np.asarray(
-            weight.data if isinstance(weight, Tensor) else weight)))
+        self.register_buffer("weight", None if weight is None else Tensor(weight))
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -69,8 +63,7 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
         super().__init__(weight, reduction)
-        self.register_buffer("pos_weight", None if pos_weight is None else Tensor(np.asarray(
-            pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight)))
+        self.register_buffer("pos_weight", None if pos_weight is None else Tensor(pos_weight))
 
     def forward(self, logits, target):
         return F.binary_cross_entropy_with_logits(logits, target, self.weight, self.reduction, self.pos_weight)

@@ -367,7 +367,21 @@ def _as_buffer(value, name):
 
 
 # -- containers ---------------------------------------------------------------------------------
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children in order, appended under the keys '0', '1', …"""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied in order: `Sequential(Conv2d(1, 6, 5), ReLU())`, or from an OrderedDict of names."""
 
     def __init__(self, *modules):
@@ -392,18 +406,8 @@ class Sequential(Module):
             return part
         return items[_checked_index(index, len(items), self)][1]
 
-    def __len__(self):
-        return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules that registers each one (`layers.0.weight`, `layers.1.weight`, ...)."""
 
     def __init__(self, modules=None):
@@ -421,16 +425,6 @@ class ModuleList(Module):
 
     def __setitem__(self, index, module):
         self.add_module(str(_checked_index(index, len(self), self)), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for m in modules:

@@ -10,11 +10,7 @@ from autograd._graph_walk import number
 from autograd._formula_text import Piece, fill
 from autograd.explain import _local
 
-
-def t(value, name=None):
-    x = ag.tensor(value, dtype=np.float64, requires_grad=True)
-    x.name = name
-    return x
+from helpers import f64, neuron
 
 
 def well_formed(tex):
@@ -34,7 +30,7 @@ def well_formed(tex):
 
 # -- scalars -------------------------------------------------------------------------------------
 def test_path_sum_f_equals_x_times_y_plus_x():
-    x, y = t(2.0, "x"), t(-3.0, "y")
+    x, y = f64(2.0, name="x"), f64(-3.0, name="y")
     f = x * y + x
     d = ag.explain(f, x)
     assert d.gradient == pytest.approx(ag.grad(f, x, retain_graph=True)[0].item()) == pytest.approx(-2.0)
@@ -49,27 +45,25 @@ def test_path_sum_f_equals_x_times_y_plus_x():
 
 
 def test_micrograd_neuron_matches_autograd_and_finite_differences():
-    x1, x2, w1, w2 = t(2.0, "x1"), t(0.0, "x2"), t(-3.0, "w1"), t(1.0, "w2")
-    b = t(6.8813735870195432, "b")
-    o = (x1 * w1 + x2 * w2 + b).tanh()
+    o, leaves = neuron()
     o.name = "o"
-    for leaf in (x1, w1, b):
+    for leaf in (leaves["x1"], leaves["w1"], leaves["b"]):
         d = ag.explain(o, leaf)
         expected = ag.grad(o, leaf, retain_graph=True)[0].item()
         assert d.gradient == pytest.approx(expected) and d.numeric == pytest.approx(expected, abs=1e-7)
         assert sum(product for _, product in d.paths) == pytest.approx(expected)
-    assert "∂o/∂v4 = 1 − o² = 0.500" in str(ag.explain(o, w1))
+    assert "∂o/∂v4 = 1 − o² = 0.500" in str(ag.explain(o, leaves["w1"]))
 
 
 def test_a_variable_used_twice_in_one_op_gets_two_edges():
-    x = t(3.0, "x")
+    x = f64(3.0, name="x")
     d = ag.explain(x * x, x)
     assert d.gradient == pytest.approx(6.0) and len(d.paths) == 2
     assert "(as a)" in str(d) and "(as b)" in str(d)
 
 
 def test_explain_after_backward_replays_the_freed_graph():
-    x, y = t(2.0, "x"), t(-3.0, "y")
+    x, y = f64(2.0, name="x"), f64(-3.0, name="y")
     f = x * y + x
     f.backward()
     d = ag.explain(f, x)
@@ -77,14 +71,21 @@ def test_explain_after_backward_replays_the_freed_graph():
 
 
 def test_an_unused_tensor_has_no_derivation():
-    x, z = t(2.0, "x"), t(1.0, "z")
+    x, z = f64(2.0, name="x"), f64(1.0, name="z")
     d = ag.explain((x * x).sum(), z)
     assert d.gradient is None and "does not depend" in str(d)
 
 
+def test_the_derivative_of_a_leaf_with_respect_to_itself_is_one():
+    x = f64(2.0, name="x")
+    d = ag.explain(x, x)
+    assert d.gradient == 1.0 and d.numeric == pytest.approx(1.0)
+    assert "x is x itself" in str(d) and well_formed(d.latex)
+
+
 def test_explain_needs_a_single_element_output():
     with pytest.raises(ValueError, match="one element"):
-        ag.explain(t([1.0, 2.0]) * 2, t(1.0))
+        ag.explain(f64([1.0, 2.0]) * 2, f64(1.0))
 
 
 # -- tensors ---------------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ def test_large_tensors_use_a_directional_difference():
 
 
 def test_explain_with_respect_to_an_intermediate_tensor():
-    x = t([0.5, -1.0, 2.0], "x")
+    x = f64([0.5, -1.0, 2.0], name="x")
     h = x.exp()
     loss = (h * h).sum() + h.sum()
     d = ag.explain(loss, h)
@@ -137,7 +138,7 @@ def test_explain_with_respect_to_an_intermediate_tensor():
 
 # -- trace_backward ------------------------------------------------------------------------------
 def test_trace_has_one_block_per_backward_step_with_the_slide_formula():
-    x1, w1, b = t(2.0, "x1"), t(-3.0, "w1"), t(5.5, "b")
+    x1, w1, b = f64(2.0, name="x1"), f64(-3.0, name="w1"), f64(5.5, name="b")
     o = (x1 * w1 + b).tanh()
     trace = ag.trace_backward(o)
     heads = [piece.text for kind, piece in trace.lines if kind == "head"][1:]
@@ -166,7 +167,7 @@ def test_trace_and_explain_flag_unstable_compositions():
 # -- LaTeX and Markdown ----------------------------------------------------------------------------
 def test_latex_and_markdown_are_well_formed():
     loss, W, b = affine()
-    x, y = t(2.0, "x_1"), t(-3.0, "σ")
+    x, y = f64(2.0, name="x_1"), f64(-3.0, name="σ")
     w = ag.randn(2, 2, requires_grad=True)
     reports = [ag.explain(loss, W), ag.explain(loss, b), ag.explain(x * y + x, x), ag.trace_backward(loss),
                ag.explain((w @ w).sum(), w, {"conv1.weight_{1}": w}), ag.trace_backward((x * y).exp())]

@@ -4,9 +4,7 @@ import numpy as np
 import autograd as ag
 from autograd.functional import hessian, jacobian, jvp, vjp
 
-
-def f64(data, requires_grad=False):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
+from helpers import f64
 
 
 A = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])

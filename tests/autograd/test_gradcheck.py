@@ -4,9 +4,7 @@ import pytest
 
 import autograd as ag
 
-
-def f64(data, requires_grad=True):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
+from helpers import f64
 
 
 class WrongSquare(ag.Function):

@@ -4,9 +4,7 @@ import pytest
 
 import autograd as ag
 
-
-def f64(data, requires_grad=True):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
+from helpers import f64
 
 
 def uniform(shape, seed, low=-1.0, high=1.0):

@@ -7,11 +7,9 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import autograd as ag
 
+from helpers import f64
+
 FEW = settings(max_examples=20, deadline=None)
-
-
-def f64(data, requires_grad=True):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
 
 
 def uniform(shape, seed, low=-2.0, high=2.0):

@@ -7,11 +7,9 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import autograd as ag
 
+from helpers import randn
+
 FEW = settings(max_examples=20, deadline=None)
-
-
-def randn(*shape, seed=0):
-    return ag.tensor(np.random.default_rng(seed).standard_normal(shape), dtype=np.float64, requires_grad=True)
 
 
 @pytest.mark.parametrize("ashape, bshape", [

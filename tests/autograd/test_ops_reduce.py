@@ -7,11 +7,9 @@ from hypothesis.extra.numpy import array_shapes, valid_tuple_axes
 
 import autograd as ag
 
+from helpers import f64
+
 FEW = settings(max_examples=20, deadline=None)
-
-
-def f64(data):
-    return ag.tensor(data, dtype=np.float64, requires_grad=True)
 
 
 @st.composite
@@ -111,3 +109,21 @@ def test_axis_out_of_range_names_the_axis_and_the_rank():
 def test_max_of_an_empty_tensor_is_an_error_naming_the_shape():
     with pytest.raises(ValueError, match=r"max: .*empty.*\(0, 3\)"):
         f64(np.ones((0, 3))).max()
+
+
+def test_max_over_non_empty_axes_of_an_empty_batch_is_empty():
+    x = f64(np.ones((0, 3, 2)))
+    y = x.max(axis=(1, 2))
+    assert y.shape == (0,)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 2)
+    with pytest.raises(ValueError, match=r"min: reduction over an empty axis .*\(3, 0\)"):
+        f64(np.ones((3, 0))).min(axis=1)
+
+
+def test_var_without_degrees_of_freedom_is_nan_with_a_nan_gradient_like_torch():
+    x = f64([1.5])
+    with np.errstate(invalid="ignore", divide="ignore"), pytest.warns(RuntimeWarning):
+        y = x.var(ddof=1)
+    y.backward()
+    assert np.isnan(y.item()) and np.isnan(x.grad.data).all()

@@ -7,16 +7,10 @@ from hypothesis.extra.numpy import array_shapes, arrays, basic_indices, integer_
 
 import autograd as ag
 
+from helpers import f64, randn
+
 FEW = settings(max_examples=20, deadline=None)
 SHAPES = array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
-
-
-def f64(data, requires_grad=True):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
-
-
-def randn(*shape, seed=0):
-    return f64(np.random.default_rng(seed).standard_normal(shape))
 
 
 @FEW
@@ -160,6 +154,7 @@ def test_permute_and_transpose_move_gradients_back():
 
 @pytest.mark.parametrize("fn, shape", [
     (lambda x: x.squeeze(), (3,)), (lambda x: x.squeeze(0), (3, 4)), (lambda x: x.squeeze((0, -1)), (3,)),
+    (lambda x: x.squeeze(np.int64(2)), (1, 3)),
     (lambda x: x.unsqueeze(1), (1, 1, 3, 1)), (lambda x: x.unsqueeze(-1), (1, 3, 1, 1)),
     (lambda x: x.flatten(), (3,)), (lambda x: x.flatten(1), (1, 3)), (lambda x: x.reshape(-1, 1), (3, 1)),
 ])

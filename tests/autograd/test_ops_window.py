@@ -9,11 +9,9 @@ from hypothesis import strategies as st
 import autograd as ag
 from autograd.ops.window import output_size
 
+from helpers import f64
+
 FEW = settings(max_examples=20, deadline=None)
-
-
-def f64(data, requires_grad=True):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
 
 
 def unfold_reference(x, kernel, stride, padding, dilation):

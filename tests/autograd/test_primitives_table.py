@@ -9,6 +9,8 @@ import pytest
 
 import autograd as ag
 
+from helpers import f64, graph_nodes
+
 
 def T(*shape, low=-2.0, high=2.0):
     """Spec of a float64 input that requires grad, uniform in [low, high)."""
@@ -22,6 +24,12 @@ def P(*shape):
 
 def case(fn, *specs, **gradcheck_kwargs):
     return fn, specs, gradcheck_kwargs
+
+
+def make_inputs(specs, seed):
+    """The float64 leaves of a case, drawn reproducibly."""
+    rng = np.random.default_rng(seed)
+    return [f64(rng.uniform(low, high, shape)) for shape, low, high in specs]
 
 
 MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
@@ -119,36 +127,21 @@ def test_every_primitive_has_a_gradcheck_case():
 
 @pytest.mark.parametrize("name, fn, specs, kwargs", PARAMS)
 def test_primitive_gradcheck(name, fn, specs, kwargs):
-    rng = np.random.default_rng(len(PARAMS))
-    inputs = [ag.tensor(rng.uniform(low, high, shape), dtype=np.float64, requires_grad=True)
-              for shape, low, high in specs]
-    assert ag.gradcheck(fn, inputs, **kwargs)
+    assert ag.gradcheck(fn, make_inputs(specs, seed=len(PARAMS)), **kwargs)
 
 
 @pytest.mark.parametrize("name, fn, specs, kwargs", PARAMS)
 def test_primitive_gradgradcheck(name, fn, specs, kwargs):
     """VJPs are written with Tensor ops, so every primitive has correct second derivatives."""
-    rng = np.random.default_rng(len(PARAMS) + 1)
-    inputs = [ag.tensor(rng.uniform(low, high, shape), dtype=np.float64, requires_grad=True)
-              for shape, low, high in specs]
-    assert ag.gradgradcheck(fn, inputs, **kwargs)
+    assert ag.gradgradcheck(fn, make_inputs(specs, seed=len(PARAMS) + 1), **kwargs)
 
 
 def test_each_case_exercises_its_primitive():
     """A case really builds a node of the primitive it is filed under (not only its neighbours)."""
-    rng = np.random.default_rng(0)
     for name, cases in CASES.items():
         for fn, specs, _ in cases:
-            inputs = [ag.tensor(rng.uniform(low, high, shape), dtype=np.float64, requires_grad=True)
-                      for shape, low, high in specs]
-            seen, stack = set(), [fn(*inputs).grad_fn]
-            while stack:
-                node = stack.pop()
-                if node is None or node in seen:
-                    continue
-                seen.add(node)
-                stack.extend(edge[0] for edge in node.next if type(edge) is tuple)
-            assert name in {node.name for node in seen}, f"a case filed under {name!r} never calls it"
+            nodes = graph_nodes(fn(*make_inputs(specs, seed=0)))
+            assert name in {node.name for node in nodes}, f"a case filed under {name!r} never calls it"
 
 
 @pytest.mark.parametrize("name", sorted(ag.PRIMITIVES))

@@ -5,7 +5,6 @@ import subprocess
 import time
 
 import graphviz
-import numpy as np
 import pytest
 
 import autograd as ag
@@ -13,14 +12,10 @@ from autograd import viz
 from autograd._graph_walk import Graph
 from autograd.grad_mode import scope
 
+from helpers import f64, neuron
+
 NODE = re.compile(r"^\s*([nlb]\d+) \[label=<(.*)>\]$", re.M)
 EDGE = re.compile(r"^\s*([nlb]\d+) -> ([nlb]\d+) \[(.*)\]$", re.M)
-
-
-def t(value, name=None):
-    x = ag.tensor(value, dtype=np.float64, requires_grad=True)
-    x.name = name
-    return x
 
 
 def nodes(source):
@@ -29,14 +24,6 @@ def nodes(source):
 
 def edges(source):
     return EDGE.findall(source)
-
-
-def neuron():
-    """micrograd's neuron: o = tanh(x1·w1 + x2·w2 + b)."""
-    x1, x2, w1, w2 = t(2.0, "x1"), t(0.0, "x2"), t(-3.0, "w1"), t(1.0, "w2")
-    b = t(6.8813735870195432, "b")
-    o = (x1 * w1 + x2 * w2 + b).tanh()
-    return o, dict(x1=x1, x2=x2, w1=w1, w2=w2, b=b)
 
 
 class Cube(ag.Function):
@@ -99,7 +86,7 @@ def test_chain_rule_edges_show_upstream_times_local_gives_downstream():
 
 
 def test_a_tensor_used_twice_shows_the_sum_of_its_contributions():
-    x, y = t(2.0, "x"), t(-3.0, "y")
+    x, y = f64(2.0, name="x"), f64(-3.0, name="y")
     f = x * y + x
     label = next(v for v in nodes(viz.dot(f)).values() if "<b>x</b>" in v)
     assert re.search(r"grad (1\.000 − 3\.000|−3\.000 \+ 1\.000) = −2\.000", label)
@@ -198,7 +185,7 @@ def test_lenet5_collapsed_reads_as_layers_and_expands_to_primitives():
 
 # -- highlight, colour, check ---------------------------------------------------------------------
 def test_highlight_marks_every_path_from_the_tensor_to_the_root():
-    a, b = t(2.0, "a"), t(3.0, "b")
+    a, b = f64(2.0, name="a"), f64(3.0, name="b")
     e = (a * b + b).tanh()
     source = viz.dot(e, highlight=a)
     red = {name for name, label in nodes(source).items() if 'color="#d62728"' in label}
@@ -207,7 +194,7 @@ def test_highlight_marks_every_path_from_the_tensor_to_the_root():
     red_edges = {(s, d) for s, d, attrs in edges(source) if "#d62728" in attrs}
     assert red_edges == {("n1", "n2"), ("n2", "n3"), ("n3", leaf_a)}
     with pytest.raises(ValueError, match="not part of this graph"):
-        viz.dot(e, highlight=t(1.0))
+        viz.dot(e, highlight=f64(1.0))
 
 
 def test_color_by_grad_norm_shades_large_gradients_red_and_small_ones_blue():
@@ -220,7 +207,7 @@ def test_color_by_grad_norm_shades_large_gradients_red_and_small_ones_blue():
 
 
 def test_check_flags_a_wrong_user_function_vjp_in_red():
-    x = t(1.5, "x")
+    x = f64(1.5, name="x")
     loss = (Cube.apply(x) * x).sum()
     source = viz.dot(loss, check=True)
     by_title = {re.search(r"<b>(.*?)</b>", label).group(1): label for label in nodes(source).values()}
@@ -239,7 +226,7 @@ def test_show_saved_lists_what_each_node_keeps_and_the_total():
 
 
 def test_create_graph_gradient_part_is_drawn_apart():
-    x = t(1.5, "x")
+    x = f64(1.5, name="x")
     g, = ag.grad(x ** 3, x, create_graph=True)
     source = viz.dot(g * x)
     assert 'label="backward of pow"' in source
@@ -296,7 +283,7 @@ def test_unstable_compositions_are_flagged_with_the_stable_op():
 
 
 def test_changed_leaves_are_reported():
-    x = t(2.0, "x")
+    x = f64(2.0, name="x")
     y = (x * x).sum()
     x.data[...] = 5.0
     assert "the leaves changed" in viz.dot(y)

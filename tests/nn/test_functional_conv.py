@@ -1,5 +1,4 @@
 """nn.functional convolutions: gradchecks, PyTorch agreement, the adjoint relations, errors."""
-import re
 
 import numpy as np
 import pytest
@@ -7,27 +6,13 @@ import pytest
 import autograd as ag
 import nn.functional as F
 
+from helpers import against_torch, raises
+
 rng = np.random.default_rng(0)
 
 
 def leaf(*shape):
     return ag.tensor(rng.standard_normal(shape), requires_grad=True)
-
-
-def against_torch(ours, theirs, arrays, atol=1e-10):
-    """Same forward and same gradient for every input, float64, under a random upstream gradient."""
-    torch = pytest.importorskip("torch")
-    xs = [None if a is None else ag.tensor(a, requires_grad=True) for a in arrays]
-    ts = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
-    y, yt = ours(*xs), theirs(*ts)
-    assert y.shape == tuple(yt.shape)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=atol)
-    g = rng.standard_normal(y.shape)
-    y.backward(ag.tensor(g))
-    yt.backward(torch.tensor(g))
-    for x, t in zip(xs, ts):
-        if x is not None:
-            np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-10, atol=atol)
 
 
 def arrays(*shapes):
@@ -200,10 +185,6 @@ def test_locally_connected2d_with_shared_weights_is_conv2d():
 
 
 # -- errors --------------------------------------------------------------------------------------------
-def raises(exc, message):
-    return pytest.raises(exc, match=re.escape(message))
-
-
 def test_conv2d_channel_mismatch_message():
     with raises(ValueError, "conv2d: weight expects 3 input channels (groups=1), input has 1"):
         F.conv2d(ag.zeros(2, 1, 8, 8), ag.zeros(6, 3, 5, 5))

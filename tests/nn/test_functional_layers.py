@@ -1,5 +1,4 @@
 """nn.functional linear, activations, dropout, batch_norm, flatten."""
-import re
 
 import numpy as np
 import pytest
@@ -7,30 +6,13 @@ import pytest
 import autograd as ag
 import nn.functional as F
 
+from helpers import against_torch, raises
+
 rng = np.random.default_rng(3)
 
 
 def leaf(*shape):
     return ag.tensor(rng.standard_normal(shape), requires_grad=True)
-
-
-def against_torch(ours, theirs, arrays, atol=1e-10):
-    torch = pytest.importorskip("torch")
-    xs = [None if a is None else ag.tensor(a, requires_grad=True) for a in arrays]
-    ts = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
-    y, yt = ours(*xs), theirs(*ts)
-    assert y.shape == tuple(yt.shape)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=atol)
-    g = rng.standard_normal(y.shape)
-    y.backward(ag.tensor(g))
-    yt.backward(torch.tensor(g))
-    for x, t in zip(xs, ts):
-        if x is not None:
-            np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-10, atol=atol)
-
-
-def raises(message):
-    return pytest.raises(ValueError, match=re.escape(message))
 
 
 # -- linear --------------------------------------------------------------------------------------------
@@ -46,11 +28,11 @@ def test_linear_gradcheck():
 
 
 def test_linear_errors():
-    with raises("linear: weight expects 3 input features, input has shape (5, 4)"):
+    with raises(ValueError, "linear: weight expects 3 input features, input has shape (5, 4)"):
         F.linear(ag.zeros(5, 4), ag.zeros(2, 3))
-    with raises("linear: expected weight of shape (out, in), got shape (3,)"):
+    with raises(ValueError, "linear: expected weight of shape (out, in), got shape (3,)"):
         F.linear(ag.zeros(5, 3), ag.zeros(3))
-    with raises("linear: bias expects shape (2,), got (3,)"):
+    with raises(ValueError, "linear: bias expects shape (2,), got (3,)"):
         F.linear(ag.zeros(5, 3), ag.zeros(2, 3), ag.zeros(3))
 
 
@@ -95,7 +77,7 @@ def test_dropout_eval_and_edge_probabilities():
     assert F.dropout(x, 0.5, training=False) is x
     assert F.dropout(x, 0.0) is x
     np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0.0)
-    with raises("dropout: p must be a probability in [0, 1], got 1.5"):
+    with raises(ValueError, "dropout: p must be a probability in [0, 1], got 1.5"):
         F.dropout(x, 1.5)
 
 
@@ -138,6 +120,13 @@ def test_batch_norm_without_running_stats_and_float32_buffers():
     assert not np.allclose(mean, 0.0)
 
 
+def test_batch_norm_in_eval_keeps_the_input_dtype_with_float64_running_statistics():
+    x = ag.randn(4, 3, 2)
+    y = F.batch_norm(x, np.full(3, 0.5), np.full(3, 4.0), training=False)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, (x.data - 0.5) / np.sqrt(4.0 + 1e-5), rtol=1e-6)
+
+
 def test_batch_norm_gradcheck():
     x, w, b = leaf(4, 2, 3), leaf(2), leaf(2)
     assert ag.gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [x, w, b])
@@ -145,11 +134,11 @@ def test_batch_norm_gradcheck():
 
 
 def test_batch_norm_errors():
-    with raises("batch_norm: expected more than 1 value per channel when training, got input shape (1, 3)"):
+    with raises(ValueError, "batch_norm: expected more than 1 value per channel when training, got input shape (1, 3)"):
         F.batch_norm(ag.zeros(1, 3), np.zeros(3), np.ones(3), training=True)
-    with raises("batch_norm: running_mean expects shape (3,) for input with 3 channels, got (4,)"):
+    with raises(ValueError, "batch_norm: running_mean expects shape (3,) for input with 3 channels, got (4,)"):
         F.batch_norm(ag.zeros(2, 3), np.zeros(4), np.ones(3))
-    with raises("batch_norm: evaluation (training=False) needs running_mean and running_var"):
+    with raises(ValueError, "batch_norm: evaluation (training=False) needs running_mean and running_var"):
         F.batch_norm(ag.zeros(2, 3), None, None)
-    with raises("batch_norm: expected input of shape (N, C, ...), got shape (3,)"):
+    with raises(ValueError, "batch_norm: expected input of shape (N, C, ...), got shape (3,)"):
         F.batch_norm(ag.zeros(3), np.zeros(3), np.ones(3))

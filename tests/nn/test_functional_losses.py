@@ -1,34 +1,20 @@
 """nn.functional softmax and losses: stability, gradchecks, PyTorch agreement, errors."""
-import re
 import warnings
 
 import numpy as np
 import pytest
 
 import autograd as ag
+import nn
 import nn.functional as F
+
+from helpers import against_torch, raises
 
 rng = np.random.default_rng(2)
 
 
 def leaf(*shape, scale=1.0):
     return ag.tensor(scale * rng.standard_normal(shape), requires_grad=True)
-
-
-def against_torch(ours, theirs, inputs, atol=1e-10):
-    """inputs: list of arrays; float arrays get gradients compared, integer ones are passed as labels."""
-    torch = pytest.importorskip("torch")
-    xs = [ag.tensor(a, requires_grad=a.dtype.kind == "f") for a in inputs]
-    ts = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in inputs]
-    y, yt = ours(*xs), theirs(*ts)
-    assert y.shape == tuple(yt.shape)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=atol)
-    g = rng.standard_normal(y.shape)
-    y.backward(ag.tensor(g))
-    yt.backward(torch.tensor(g))
-    for x, t in zip(xs, ts):
-        if x.requires_grad:
-            np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-10, atol=atol)
 
 
 def labels(C, *shape):
@@ -201,6 +187,17 @@ def test_bce_with_logits_gradient_at_zero_is_exact():
     np.testing.assert_allclose(x.grad.data, [0.5, 0.25, -0.5])
 
 
+def test_float64_loss_weights_keep_a_float32_loss_float32_like_torch():
+    x, t = ag.randn(4, 3, requires_grad=True), ag.rand(4, 3)
+    w, pw = np.full((4, 3), 0.5), np.array([2.0, 1.0, 0.5])
+    loss = F.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw)
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert x.grad.dtype == np.float32
+    assert F.binary_cross_entropy(x.sigmoid(), t, weight=w).dtype == np.float32
+    assert nn.BCEWithLogitsLoss(weight=w, pos_weight=pw)(x, t).dtype == np.float32
+
+
 def test_bce_with_logits_gradcheck():
     x, t = leaf(3, 2), ag.tensor(rng.random((3, 2)), requires_grad=True)
     assert ag.gradcheck(lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=ag.tensor([2.0, 0.5])),
@@ -259,10 +256,6 @@ def test_multi_margin_loss_is_the_svm_hinge():
 
 
 # -- errors ---------------------------------------------------------------------------------------------------
-def raises(exc, message):
-    return pytest.raises(exc, match=re.escape(message))
-
-
 def test_loss_target_errors():
     x = ag.zeros(4, 3)
     with raises(ValueError, "cross_entropy: expected target of shape (4,) for input of shape (4, 3), got (5,)"):

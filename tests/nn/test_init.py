@@ -90,6 +90,14 @@ def test_init_writes_in_place_and_keeps_dtype():
     assert a.sum() == 9
 
 
+def test_kaiming_leaves_zero_element_tensors_alone_so_empty_layers_build():
+    w = _param(5, 0)
+    assert init.kaiming_uniform_(w) is w and init.kaiming_normal_(w) is w
+    layer = nn.Linear(0, 5)
+    assert layer.weight.shape == (5, 0)
+    np.testing.assert_array_equal(layer.bias.numpy(), np.zeros(5))  # U(±1/√0) is taken as U(0, 0), as in PyTorch
+
+
 def test_manual_seed_makes_models_reproducible():
     ag.manual_seed(123)
     first = nn.models.LeNet5().state_dict()

@@ -5,6 +5,7 @@ import pytest
 import autograd as ag
 import nn
 import nn.functional as F
+import optim
 from nn import models
 
 MODELS = [
@@ -91,24 +92,17 @@ def test_digits_cnn_reaches_97_percent_quickly():
     x_test, y_test = nn.data.load_digits("test")
     ag.manual_seed(0)
     model = models.DigitsCNN()
-    params = list(model.parameters())
-    m = [np.zeros_like(p.data) for p in params]
-    v = [np.zeros_like(p.data) for p in params]
     loader = nn.data.DataLoader(nn.data.TensorDataset(x_train, y_train), batch_size=32, shuffle=True, seed=0,
                                 transform=nn.data.RandomCrop(8, padding=1, generator=0))
+    optimizer = optim.Adam(model.parameters(), lr=3e-3)
     steps = 10 * len(loader)
-    for t in range(1, steps + 1):
-        if (t - 1) % len(loader) == 0:
-            batches = iter(loader)
-        xb, yb = next(batches)
-        model.zero_grad()
-        F.cross_entropy(model(xb), yb).backward()
-        lr = 3e-3 * 0.5 * (1 + np.cos(np.pi * t / steps))  # Adam with cosine decay
-        for p, mp, vp in zip(params, m, v):
-            g = p.grad.data
-            mp += 0.1 * (g - mp)
-            vp += 0.001 * (g * g - vp)
-            p.data -= lr * (mp / (1 - 0.9 ** t)) / (np.sqrt(vp / (1 - 0.999 ** t)) + 1e-8)
+    schedule = optim.lr_scheduler.LambdaLR(optimizer, lambda t: 0.5 * (1 + np.cos(np.pi * t / steps)))  # per step
+    for _ in range(10):
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            optimizer.step()
+            schedule.step()
     model.eval()
     with ag.no_grad():
         accuracy = (model(ag.tensor(x_test)).numpy().argmax(1) == y_test).mean()

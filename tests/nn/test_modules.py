@@ -9,6 +9,8 @@ import autograd as ag
 import nn
 from autograd.tensor import Tensor
 
+from helpers import graph_nodes
+
 
 class Net(nn.Module):
     def __init__(self):
@@ -19,18 +21,6 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x).mean(axis=(2, 3))) * self.scale
-
-
-def graph_nodes(t):
-    """Every node behind t (for inspecting scopes)."""
-    seen, stack = [], [t.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.append(node)
-        stack.extend(e[0] for e in node.next if type(e) is tuple)
-    return seen
 
 
 # -- Parameter ---------------------------------------------------------------------------------------

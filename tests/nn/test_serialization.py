@@ -41,6 +41,8 @@ def test_save_accepts_dicts_of_arrays_and_tensors(tmp_path):
     state = nn.load(path)
     assert state["a"].dtype == np.int32 and state["b"].dtype == np.float64
     np.testing.assert_array_equal(state["c"], np.ones((4, 2)))
+    nn.save(state_dict={"w": np.zeros(2)}, path=path)  # the keyword names of the nn.save(state_dict, path)
+    assert list(nn.load(path)) == ["w"]
 
 
 def test_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):

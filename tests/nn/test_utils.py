@@ -104,6 +104,12 @@ def test_clip_grad_norm_with_a_gradient_shared_between_leaves():
     np.testing.assert_allclose(b.grad.numpy(), [0.5, 0.5], rtol=1e-5)
 
 
+def test_clip_grad_norm_with_an_empty_gradient():
+    layer = nn.Linear(0, 3)
+    layer(ag.zeros(2, 0)).sum().backward()
+    assert utils.clip_grad_norm_(layer.parameters(), 10.0, norm_type="inf").item() == 2.0  # the bias's gradient
+
+
 def test_clip_grad_value():
     params = _with_grads(np.array([-3.0, 0.5, 2.0]))
     utils.clip_grad_value_(params, 1.0)
@@ -129,6 +135,7 @@ def test_penalty_of_a_module_is_differentiable_like_weight_decay():
     utils.l2_penalty(lin).backward()
     np.testing.assert_allclose(lin.weight.grad.numpy(), 2 * lin.weight.numpy())
     assert utils.l1_penalty([]).item() == 0.0
+    assert utils.l2_penalty([]).dtype == ag.get_default_dtype()  # adding it to a float32 loss keeps float32
 
 
 # -- max-norm constraint ---------------------------------------------------------------------------------
