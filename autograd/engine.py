@@ -44,6 +44,8 @@ def _seed(outputs, grad_outputs):
             g = Tensor._wrap(np.ones(out.shape, dtype=out.dtype))
         else:
             g = as_tensor(g, like=out)
+            if g.dtype != out.dtype and g.dtype.kind == "f":  # seed in the output's dtype: VJPs stay float32
+                g = Tensor._wrap(g.data.astype(out.dtype))
             if g.shape != out.shape:
                 raise ValueError(f"backward: gradient has shape {g.shape}, output has shape {out.shape}")
         seeds.append((out, g))

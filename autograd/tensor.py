@@ -360,16 +360,12 @@ def _std(self, *args, **kwargs):
     return _ops.sqrt(_var(self, *args, **kwargs))
 
 
-def _pow(self, other):
-    return _ops.pow(self, other)
-
-
 _methods = {
     "__add__": _ops.add, "__radd__": _reflected(_ops.add),
     "__sub__": _ops.sub, "__rsub__": _reflected(_ops.sub),
     "__mul__": _ops.mul, "__rmul__": _reflected(_ops.mul),
     "__truediv__": _ops.div, "__rtruediv__": _reflected(_ops.div),
-    "__pow__": _pow, "__rpow__": _reflected(_ops.pow),
+    "__pow__": _ops.pow, "__rpow__": _reflected(_ops.pow),
     "__matmul__": lambda self, other: _ops.matmul(self, as_tensor(other, like=self)),
     "__rmatmul__": lambda self, other: _ops.matmul(as_tensor(other, like=self), self),
     "__neg__": _ops.neg, "__abs__": _ops.abs,

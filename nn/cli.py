@@ -45,15 +45,16 @@ class _Parser(argparse.ArgumentParser):
 
 # -- data --------------------------------------------------------------------------------
 def _as_images(x, source):
-    """(N, H, W) or (N, C, H, W) in any numeric range → float32 (N, C, H, W) in [0, 1]."""
+    """(N, H, W) or (N, C, H, W) → float32 (N, C, H, W) in [0, 1]: 8-bit pixels are divided by 255,
+    other data with values above 1 by its maximum."""
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4:
         raise CommandError(f"{source}: expected images (N, H, W) or (N, C, H, W), got shape {x.shape}")
+    top = 255.0 if x.dtype == np.uint8 else float(x.max()) if x.size else 1.0
     x = x.astype(np.float32)
-    top = float(x.max()) if x.size else 1.0
-    return x / top if top > 1 else x
+    return x / np.float32(top) if top > 1 else x
 
 
 def _split(x, y, seed, source):

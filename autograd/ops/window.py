@@ -22,6 +22,9 @@ def output_size(size, kernel, stride, dilation):
     return (size - dilation * (kernel - 1) - 1) // stride + 1
 
 
+_positions = output_size  # fold's `output_size` argument shadows the function's name
+
+
 def _window_slices(offsets, outs, strides, dilations):
     """For kernel offsets (i, j): the strided slices of the input that offset touches."""
     return tuple(slice(o * d, o * d + s * (n - 1) + 1, s) for o, n, s, d in zip(offsets, outs, strides, dilations))
@@ -152,7 +155,7 @@ def fold(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
     if cols.ndim != 2 + 2 * n or cols.shape[2:2 + n] != kernel:
         raise ValueError(f"fold: expected columns (N, C, *{kernel}, *out), got shape {cols.shape}")
     padded = tuple(s + 2 * p for s, p in zip(size, padding))
-    outs = tuple((m - d * (k - 1) - 1) // st + 1 for m, k, st, d in zip(padded, kernel, stride, dilation))
+    outs = tuple(map(_positions, padded, kernel, stride, dilation))
     if cols.shape[2 + n:] != outs:
         raise ValueError(f"fold: output_size {size} with kernel {kernel}, stride {stride}, padding {padding}, "
                          f"dilation {dilation} has {outs} window positions, got columns of shape {cols.shape}")
