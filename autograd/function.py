@@ -10,7 +10,6 @@ with grad mode on (`create_graph=True`) records a graph of the backward pass.
 """
 import os
 import traceback
-import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -43,18 +42,11 @@ def primitive(cls):
     return cls
 
 
-class _SavedOutput:
-    """Marks a saved forward output; rebuilt as a Tensor pointing at its node on unpack.
-
-    `output` is a weak reference to the output Tensor, whose version reveals an in-place write.
-    """
-
-    __slots__ = ("array", "index", "output")
-
-    def __init__(self, array, index):
-        self.array = array
-        self.index = index
-        self.output = None
+# A saved input that needs a gradient, or a saved output, is kept as a plain tuple
+# (SAVED_INPUT or SAVED_OUTPUT, position, array) and rebuilt as a Tensor on unpack: the
+# garbage collector stops tracking such tuples, which keeps deep graphs cheap to build.
+SAVED_INPUT = "input"
+SAVED_OUTPUT = "output"
 
 
 class Function:
@@ -78,6 +70,9 @@ class Function:
     differentiable = True
 
     _to_save = ()  # what forward passed to save_for_backward (an instance attribute once set)
+    pre_hooks = None  # [(output index, fn)] once register_prehook is called
+    released = False
+    trace = None  # the creating line, under detect_anomaly
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -107,28 +102,27 @@ class Function:
                 "were freed after the first backward. Pass retain_graph=True to the first backward "
                 "if you need to run it again."
             )
-        out = []
-        for item, version in zip(self._saved, self._saved_versions):
-            if isinstance(item, Tensor):
-                if item._version != version:
-                    raise RuntimeError(
-                        f"{self!r}: a tensor of shape {item.shape} saved for backward was modified "
-                        f"in place (version {version} when saved, now {item._version}). Use an "
-                        "out-of-place operation (y = y + 1) instead of an in-place one."
-                    )
-                out.append(item)
-            elif isinstance(item, _SavedOutput):
-                output = item.output()
-                if output is not None and output._version:
-                    raise RuntimeError(
-                        f"{self!r}: its output of shape {output.shape}, saved for backward, was modified "
-                        f"in place (version 0 when saved, now {output._version}). Use an out-of-place "
-                        "operation (y = y + 1) instead of an in-place one."
-                    )
-                out.append(_wrap(item.array, self, item.index))
-            else:
-                out.append(_wrap(item))
-        return tuple(out)
+        return tuple([self._unpack(item, version) for item, version in zip(self._saved, self._saved_versions)])
+
+    def _unpack(self, item, version):
+        if type(item) is tuple:  # (SAVED_INPUT | SAVED_OUTPUT, position, array)
+            kind, index, array = item
+            if kind == SAVED_OUTPUT:
+                return _wrap(array, self, index)
+            edge = self._next[index]
+            if isinstance(edge, Tensor):  # a leaf: the Tensor itself, unless written in place since
+                item = edge
+            else:  # a non-leaf input: the same graph position (in-place writes to it are refused)
+                return _wrap(array, *((edge, 0) if isinstance(edge, Function) else edge))
+        if not isinstance(item, Tensor):
+            return _wrap(item)
+        if item._version != version:
+            raise RuntimeError(
+                f"{self!r}: a tensor of shape {item.shape} saved for backward was modified "
+                f"in place (version {version} when saved, now {item._version}). Use an "
+                "out-of-place operation (y = y + 1) instead of an in-place one."
+            )
+        return item
 
     # -- graph bookkeeping -----------------------------------------------------------
     @property
@@ -149,6 +143,17 @@ class Function:
         self._saved = None
         self.released = True
 
+    def saved_items(self):
+        """What this node keeps for its VJP: (kind, position, shape) with kind 'input' (position =
+        the input's index, None if unknown), 'output' (the output's index) or 'value' (anything else)."""
+        for item in self._saved or ():
+            if type(item) is tuple:
+                yield item[0], item[1], item[2].shape
+            elif isinstance(item, Tensor):  # an input without gradient, kept with its version
+                yield "input", next((i for i, value in self.constants if value is item.data), None), item.shape
+            else:
+                yield "value", None, np.shape(item)
+
     @property
     def saved_nbytes(self):
         """Bytes of arrays this node keeps alive for its VJP."""
@@ -156,8 +161,8 @@ class Function:
         for item in self._saved or ():
             if isinstance(item, Tensor):
                 total += item.data.nbytes
-            elif isinstance(item, _SavedOutput):
-                total += item.array.nbytes
+            elif type(item) is tuple:
+                total += item[2].nbytes
             else:
                 total += np.asarray(item).nbytes
         return total
@@ -199,6 +204,18 @@ def _outputs(cls, out):
     return outs, single
 
 
+_NO_OPTIONS = {}
+_SHARED = {}
+
+
+def _shared(value):
+    """One object for every equal small tuple of metadata (shapes, dtypes, flags): a deep graph then
+    holds far fewer distinct objects, and the garbage collector's passes over it get much cheaper."""
+    if len(_SHARED) > 100_000:  # shapes vary without bound in odd programs: keep the table small
+        _SHARED.clear()
+    return _SHARED.setdefault(value, value)
+
+
 def _link(ctx, args, kwargs):
     """Make ctx a node: per input its (shape, dtype), whether it needs a gradient and where that goes.
 
@@ -225,14 +242,13 @@ def _link(ctx, args, kwargs):
         edges.append(None)
         needs.append(False)
     ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
-    ctx.options = kwargs
-    ctx.in_meta = tuple(meta)
+    ctx.options = kwargs or _NO_OPTIONS
+    ctx.in_meta = _shared(tuple(meta))
     ctx._next = tuple(edges)
-    ctx.needs_input_grad = tuple(needs)
+    ctx.needs_input_grad = _shared(tuple(needs))
     ctx.scope = _state["scope"]
-    ctx.pre_hooks = None
-    ctx.released = False
-    ctx.trace = _creation_site() if _state["anomaly"] else None
+    if _state["anomaly"]:
+        ctx.trace = _creation_site()
 
 
 def _record(ctx, out, args, arrays):
@@ -241,7 +257,7 @@ def _record(ctx, out, args, arrays):
         returned = (out,)
         outs = returned if type(out) is np.ndarray else (np.asarray(out),)
         ctx.n_outputs = 1
-        ctx.out_meta = ((outs[0].shape, outs[0].dtype),)
+        ctx.out_meta = _shared(((outs[0].shape, outs[0].dtype),))
     else:
         returned = out if isinstance(out, tuple) else (out,)
         outs, _ = _outputs(type(ctx), out)
@@ -253,34 +269,36 @@ def _record(ctx, out, args, arrays):
         saved = []
         versions = []
         for item in to_save:
+            version = None
             if not isinstance(item, Tensor):
-                for array, arg in zip(arrays, args):  # most often an input's own array
-                    if item is array and isinstance(arg, Tensor):
-                        item = arg
-                        break
-                else:
+                index = _input_position(item, args, arrays, saved)  # most often an input's own array
+                if index is None:
                     item = _saved_output(item, returned, outs)
+                elif args[index]._requires_grad:
+                    version = args[index]._version if args[index]._node is None else None
+                    item = (SAVED_INPUT, index, item)
+                else:
+                    item = args[index]
+            if isinstance(item, Tensor):
+                version = item._version
             saved.append(item)
-            versions.append(item._version if isinstance(item, Tensor) else None)
+            versions.append(version)
         ctx._saved = tuple(saved)
-        ctx._saved_versions = tuple(versions)
+        ctx._saved_versions = _shared(tuple(versions))
     else:
         ctx._saved = ctx._saved_versions = ()
     if len(outs) == 1 and not isinstance(out, tuple):
-        result = _wrap(outs[0], ctx, 0)
-        if to_save:
-            _watch_outputs(ctx, (result,))
-        return result
-    results = tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
-    _watch_outputs(ctx, results)
-    return results
+        return _wrap(outs[0], ctx, 0)
+    return tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
 
 
-def _watch_outputs(ctx, results):
-    """Saved outputs remember their Tensor weakly, to catch in-place writes to it later."""
-    for item in ctx._saved:
-        if type(item) is _SavedOutput:
-            item.output = weakref.ref(results[item.index])
+def _input_position(item, args, arrays, saved):
+    """Which input Tensor's array `item` is (in x·x both are: take the first not saved yet)."""
+    positions = [i for i, (array, arg) in enumerate(zip(arrays, args)) if item is array and isinstance(arg, Tensor)]
+    if len(positions) > 1:
+        taken = {entry[1] for entry in saved if type(entry) is tuple and entry[0] == SAVED_INPUT}
+        positions = [i for i in positions if i not in taken] or positions
+    return positions[0] if positions else None
 
 
 def _saved_output(item, returned, outs):
@@ -291,7 +309,7 @@ def _saved_output(item, returned, outs):
     """
     for index, (raw, out) in enumerate(zip(returned, outs)):
         if item is raw or item is out:
-            return _SavedOutput(out, index)
+            return (SAVED_OUTPUT, index, out)
     return item
 
 

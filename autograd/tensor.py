@@ -207,10 +207,11 @@ class Tensor:
                 f"{op}: a leaf tensor that requires grad cannot be modified in place while "
                 "recording; wrap the update in `with no_grad():`"
             )
-        if self._node is not None and _state["grad_enabled"]:
+        if self._node is not None:  # even under no_grad: its node may have saved it for backward
             raise RuntimeError(
-                f"{op}: in-place change of a tensor that is part of a graph; "
-                "use an out-of-place operation (y = y + 1)"
+                f"{op}: in-place change of a tensor made by {self._node!r}, which is part of a graph "
+                "(its value may be saved for backward); use an out-of-place operation (y = y + 1) "
+                "or change a .detach()ed copy"
             )
         self._version += 1
 

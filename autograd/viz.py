@@ -441,24 +441,11 @@ class _Scene:
             return "saves nothing"
         symbols = node.formula.inputs if node.formula is not None else ()
         parts = []
-        used = set()
-        constants = dict(node.constants)
-        for item in node._saved:
-            name = "array"
-            if hasattr(item, "_node"):  # an input Tensor: name it by the first unused input it is
-                name = "input"
-                for i, target in enumerate(node.next):
-                    same = target is item or (type(target) is tuple and item._node is target[0]
-                                              and item._out_idx == target[1]) or constants.get(i) is item.data
-                    if same and i not in used:
-                        used.add(i)
-                        name = symbols[i] if i < len(symbols) else f"input {i}"
-                        break
-                shape = item.shape
-            elif hasattr(item, "index"):  # a saved output
-                name, shape = "y", item.array.shape
+        for kind, position, shape in node.saved_items():
+            if kind == "input":
+                name = symbols[position] if position is not None and position < len(symbols) else "input"
             else:
-                shape = np.shape(item)
+                name = "y" if kind == "output" else "array"
             parts.append(f"{name} {shape_text(shape)}")
         return "saves " + ", ".join(parts) + f" · {_bytes(node.saved_nbytes)}"
 
