@@ -293,7 +293,7 @@ def _deliver_to_leaf(leaf, g, capture, captured, accumulate):
         elif g._node is not None and _state["grad_enabled"]:  # create_graph: the gradient keeps its graph
             leaf.grad = g
         else:  # an array of its own (VJPs may return views or one g for two inputs): safe to update in place
-            leaf.grad = Tensor._wrap(np.array(g.data, dtype=leaf.data.dtype))
+            leaf.grad = Tensor._wrap(np.array(g.data, dtype=leaf.data.dtype, order="C"))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):

@@ -293,12 +293,15 @@ def _record(ctx, out, args, arrays):
 
 
 def _input_position(item, args, arrays, saved):
-    """Which input Tensor's array `item` is (in x·x both are: take the first not saved yet)."""
-    positions = [i for i, (array, arg) in enumerate(zip(arrays, args)) if item is array and isinstance(arg, Tensor)]
-    if len(positions) > 1:
-        taken = {entry[1] for entry in saved if type(entry) is tuple and entry[0] == SAVED_INPUT}
-        positions = [i for i in positions if i not in taken] or positions
-    return positions[0] if positions else None
+    """Which input Tensor's array `item` is; in x·x both are: the first one not saved yet."""
+    position = None
+    for i, array in enumerate(arrays):
+        if item is array and isinstance(args[i], Tensor):
+            if position is None:
+                position = i
+            elif any(type(entry) is tuple and entry[:2] == (SAVED_INPUT, position) for entry in saved):
+                return i
+    return position
 
 
 def _saved_output(item, returned, outs):

@@ -132,13 +132,15 @@ def _cell(row, engine):
 
 
 def _rate(row):
-    """The derived column: µs per op or GFLOP/s, for each engine that has one."""
+    """The derived column: µs per op, GFLOP/s or test accuracy, for each engine that has one."""
     parts = []
     for engine in ENGINES:
         if f"{engine}_us_per_op" in row:
             parts.append(f"{engine} {row[f'{engine}_us_per_op']:.2f} µs/op")
         elif f"{engine}_gflops" in row:
             parts.append(f"{engine} {row[f'{engine}_gflops']:.1f} GFLOP/s")
+        elif "test_accuracy" in row.get(f"{engine}_extra", {}):
+            parts.append(f"{engine} test accuracy {row[f'{engine}_extra']['test_accuracy']:.3f}")
     return ", ".join(parts)
 
 
@@ -159,7 +161,7 @@ def format_table(rows):
 def format_markdown(report):
     """A saved report as a Markdown table (for the README and notes)."""
     m = report["machine"]
-    lines = [f"`{report['suite']}` — {report['date']}, {m['cpus']} CPUs, NumPy {m['numpy']} ({m.get('blas', '?')}), "
+    lines = [f"`{report['suite']}` — {report['date']}, commit {report.get('commit')}, {m['cpus']} CPUs, NumPy {m['numpy']} ({m.get('blas', '?')}), "
              f"torch {m.get('torch', '-')} ({m.get('torch_threads', '?')} threads)", "",
              "| case | ours ms | torch ms | ratio | micrograd ms | rate |", "|---|---:|---:|---:|---:|---|"]
     for r in report["rows"]:
@@ -167,6 +169,19 @@ def format_markdown(report):
         lines.append(f"| {r['case']} | {_cell(r, 'ours')} | {_cell(r, 'torch')} | {ratio} | "
                      f"{_cell(r, 'micrograd')} | {_rate(r)} |")
     return "\n".join(lines)
+
+
+def commit():
+    """The measured code's git commit, with '+dirty' when autograd/, nn/ or optim/ have uncommitted changes."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "autograd", "nn", "optim")
+    except OSError:
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
 
 
 def machine():
@@ -232,8 +247,8 @@ def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1,
                 if len(t) > 1:
                     row[f"{engine}_round_medians_ms"] = [round(r["median_ms"], 3) for r, _ in t if "median_ms" in r]
         rows.append(row)
-    return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "quick": tiny, "machine": machine(),
-            "rows": rows}
+    return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit(), "quick": tiny,
+            "machine": machine(), "rows": rows}
 
 
 def write_report(report):

@@ -76,10 +76,13 @@ class _Extreme(Function):
         if any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"{cls.name}: reduction over an empty axis of a tensor of shape {x.shape} (axes {axes})")
         y = cls.pick(x, axis=axes, keepdims=True)
-        winners = x == y
-        share = winners / winners.sum(axis=axes, keepdims=True)
         ctx.in_shape, ctx.axes = x.shape, axes
-        ctx.save_for_backward(share.astype(x.dtype))
+        if ctx.needs_input_grad[0]:  # only a recorded node needs the winners' shares
+            share = (x == y).astype(x.dtype)
+            count = share.sum(axis=axes, keepdims=True)
+            if count.max(initial=1) > 1:  # ties: each winner gets an equal part
+                share /= count
+            ctx.save_for_backward(share)
         return y if keepdims else np.squeeze(y, axis=axes)
 
     @staticmethod
