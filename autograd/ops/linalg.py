@@ -23,8 +23,16 @@ class MatMul(Function):
         b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
         g2 = reshape(g, np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
         ga = reshape(sum_to(g2 @ swapaxes(b2, -1, -2), a2.shape), a.shape) if need_a else None
-        gb = reshape(sum_to(swapaxes(a2, -1, -2) @ g2, b2.shape), b.shape) if need_b else None
+        gb = reshape(sum_to(_at_g(a2, g2, like=b2), b2.shape), b.shape) if need_b else None
         return ga, gb
+
+
+def _at_g(a, g, like):
+    """Aᵀ·ḡ, laid out like B: for a transposed matrix B = Wᵀ (as in x·Wᵀ) it is computed as (ḡᵀ·A)ᵀ,
+    so the transpose's own VJP hands W a C-contiguous gradient instead of a strided copy."""
+    if like.ndim == 2 and g.ndim == 2 and like.data.flags.f_contiguous and not like.data.flags.c_contiguous:
+        return swapaxes(swapaxes(g, -1, -2) @ a, -1, -2)
+    return swapaxes(a, -1, -2) @ g
 
 
 def matmul(a, b):
