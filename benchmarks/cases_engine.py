@@ -50,7 +50,13 @@ def _scalar_mlp_loss(layers, xs, ys):
     return total * (1.0 / len(xs))
 
 
-def _scalar_step(layers, xs, ys, params, zero):
+def _scalar_step(tiny, param, const, zero):
+    """One forward+backward of the scalar MLP, its numbers made by `param` (weights) and `const` (inputs)."""
+    layers, xs, ys = _scalar_mlp_data(tiny)
+    layers = [([[param(w) for w in row] for row in W], [param(v) for v in b]) for W, b in layers]
+    xs = [[const(v) for v in x] for x in xs]
+    params = [p for W, b in layers for p in [*sum(W, []), *b]]
+
     def step():
         for p in params:
             zero(p)
@@ -62,33 +68,21 @@ def _scalar_step(layers, xs, ys, params, zero):
 @scalar_mlp.builder("ours")
 def scalar_mlp_ours(tiny):
     ag = need("autograd")
-    layers, xs, ys = _scalar_mlp_data(tiny)
-    layers = [([[ag.tensor(w, requires_grad=True) for w in row] for row in W],
-               [ag.tensor(v, requires_grad=True) for v in b]) for W, b in layers]
-    xs = [[ag.tensor(v) for v in x] for x in xs]
-    params = [p for W, b in layers for p in [*sum(W, []), *b]]
-    return _scalar_step(layers, xs, ys, params, lambda p: setattr(p, "grad", None))
+    return _scalar_step(tiny, lambda v: ag.tensor(v, requires_grad=True), ag.tensor,
+                        lambda p: setattr(p, "grad", None))
 
 
 @scalar_mlp.builder("torch")
 def scalar_mlp_torch(tiny):
     torch = need("torch")
-    layers, xs, ys = _scalar_mlp_data(tiny)
-    layers = [([[torch.tensor(w, requires_grad=True) for w in row] for row in W],
-               [torch.tensor(v, requires_grad=True) for v in b]) for W, b in layers]
-    xs = [[torch.tensor(v) for v in x] for x in xs]
-    params = [p for W, b in layers for p in [*sum(W, []), *b]]
-    return _scalar_step(layers, xs, ys, params, lambda p: setattr(p, "grad", None))
+    return _scalar_step(tiny, lambda v: torch.tensor(v, requires_grad=True), torch.tensor,
+                        lambda p: setattr(p, "grad", None))
 
 
 @scalar_mlp.builder("micrograd")
 def scalar_mlp_micrograd(tiny):
     Value = need_attr("micrograd.engine", "Value")
-    layers, xs, ys = _scalar_mlp_data(tiny)
-    layers = [([[Value(w) for w in row] for row in W], [Value(v) for v in b]) for W, b in layers]
-    xs = [[Value(v) for v in x] for x in xs]
-    params = [p for W, b in layers for p in [*sum(W, []), *b]]
-    return _scalar_step(layers, xs, ys, params, lambda p: setattr(p, "grad", 0.0))
+    return _scalar_step(tiny, Value, Value, lambda p: setattr(p, "grad", 0.0))
 
 
 # -- (b) a 100,000-deep chain y = y * 1.0001 ------------------------------------------------------
