@@ -9,7 +9,7 @@
 from ._allocator import tune_allocator
 from . import functional, ops, viz
 from .anomaly import detect_anomaly
-from .creation import (arange, full, generator, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
+from .creation import (arange, from_numpy, full, generator, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
                        zeros_like)
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import backward, grad
@@ -23,7 +23,7 @@ from .tensor import Tensor
 tune_allocator()  # reuse freed activation buffers instead of page-faulting fresh ones every step
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like",
+    "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like",
     "manual_seed", "generator", "set_default_dtype", "get_default_dtype", "backward", "grad", "Function",
     "Formula", "PRIMITIVES", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "scope",
     "gradcheck", "gradgradcheck", "dot_product_check", "GradcheckError", "detect_anomaly", "functional", "ops",
