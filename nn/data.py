@@ -8,10 +8,14 @@
 All randomness (shuffling, crops, flips) comes from `autograd.generator()` unless a seed is given.
 """
 import gzip
+import math
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from autograd.creation import from_numpy
 from autograd.creation import generator as shared_generator
 from autograd.dtypes import get_default_dtype
 from autograd.tensor import Tensor
@@ -117,7 +121,7 @@ class DataLoader:
             arrays = [np.stack([_array(s) for s in field]) for field in fields]
         if self.transform is not None:
             arrays[0] = self.transform(arrays[0])
-        tensors = tuple(Tensor._wrap(a) for a in arrays)
+        tensors = tuple(from_numpy(a) for a in arrays)
         return tensors[0] if single else tensors
 
 
@@ -150,7 +154,7 @@ def load_mnist_idx(path):
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:  # a bad header, an early end, bad deflate data
             raise ValueError(f"load_mnist_idx: {path} is a damaged gzip file ({err})") from None
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_TYPES:
         raise ValueError(f"load_mnist_idx: {path} is not an IDX file: expected the magic bytes 00 00 <type> <ndim> "
@@ -161,20 +165,42 @@ def load_mnist_idx(path):
         raise ValueError(f"load_mnist_idx: {path} is truncated: its header needs {header} bytes, "
                          f"the file has {len(raw)}")
     shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", ndim, 4))
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow for absurd headers
     if len(raw) - header != expected:
         raise ValueError(f"load_mnist_idx: {path} has {len(raw) - header} bytes of data, expected {expected} "
                          f"for shape {shape} of {dtype.name} (truncated or not IDX)")
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+# what zipfile raises reading a damaged archive: bad structure, bad deflate data, an early end,
+# an offset outside the file (OSError EINVAL), a garbled compression method or version
+_DAMAGED_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
+
+
 def load_npz(path):
-    """Read (x, y) from a .npz file holding arrays named 'x' and 'y'."""
-    with np.load(path) as f:
-        missing = [k for k in ("x", "y") if k not in f.files]
-        if missing:
-            raise ValueError(f"load_npz: {path} needs arrays 'x' and 'y'; it has {', '.join(f.files) or 'none'}")
-        return f["x"], f["y"]
+    """Read (x, y) from a .npz file holding numeric arrays named 'x' and 'y' (never unpickling anything)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise ValueError(f"load_npz: {path} is not a .npz file: expected a zip archive (it starts with 50 4b 03 04), "
+                         f"got {magic.hex(' ') or 'an empty file'}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [k for k in ("x", "y") if k not in archive.files]
+            if missing:
+                raise ValueError(f"load_npz: {path} needs arrays 'x' and 'y'; it has {', '.join(archive.files) or 'none'}")
+            return _npz_array(archive, "x", path), _npz_array(archive, "y", path)
+    except _DAMAGED_ZIP as error:
+        raise ValueError(f"load_npz: {path} is a damaged zip archive (truncated?): {error!r}") from None
+
+
+def _npz_array(archive, key, path):
+    """One array of an open .npz; object arrays (stored pickled) and damaged members are refused."""
+    try:
+        return archive[key]
+    except (ValueError, MemoryError) as error:  # a pickled object array, a damaged .npy header or a false shape
+        raise ValueError(f"load_npz: {path}: array '{key}' is not a readable numeric array ({error})") from None
 
 
 # -- transforms on batches (N, C, H, W) -----------------------------------------------------

@@ -11,8 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from autograd.creation import from_numpy
 from autograd.dtypes import get_default_dtype
-from autograd.grad_mode import scope
+from autograd.grad_mode import no_grad, scope
 from autograd.tensor import Tensor
 
 
@@ -261,7 +262,7 @@ class Module:
         """Forget the gradients: `.grad = None` (default) or fresh zeros."""
         for p in self.parameters():
             if p.grad is not None:
-                p.grad = None if set_to_none else Tensor._wrap(np.zeros_like(p.data))
+                p.grad = None if set_to_none else from_numpy(np.zeros_like(p.data))
 
     # -- dtype -----------------------------------------------------------------------------
     def to(self, dtype):
@@ -272,7 +273,7 @@ class Module:
         for p in self.parameters():
             p.data = p.data.astype(dtype, copy=False)
             if p.grad is not None:
-                p.grad = Tensor._wrap(p.grad.data.astype(dtype, copy=False))
+                p.grad = from_numpy(p.grad.data.astype(dtype, copy=False))
         for b in self.buffers():
             if b.data.dtype.kind == "f":
                 b.data = b.data.astype(dtype, copy=False)
@@ -305,28 +306,21 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays (or Tensors) into the parameters and buffers, keeping this module's dtypes.
 
-        Nothing is changed unless every key matches (strict=True) and every shape fits.
-        Returns `(missing_keys, unexpected_keys)`.
+        All or nothing: every key, shape and dtype is checked first (strict=True: no key missing or
+        extra; a value must cast to the target's dtype within its kind, float64 → float32 but not
+        float → int), and nothing is changed unless all fit. Returns `(missing_keys, unexpected_keys)`.
         """
         own = self._state_tensors()
         given = OrderedDict((k, v.data if isinstance(v, Tensor) else np.asarray(v)) for k, v in state_dict.items())
         missing = [k for k in own if k not in given]
         unexpected = [k for k in given if k not in own]
-        mismatched = [f"{k}: expected shape {own[k].shape}, got {given[k].shape}"
-                      for k in own if k in given and given[k].shape != own[k].shape]
-        problems = []
-        if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
-        if mismatched:
-            problems.append("shape mismatches: " + "; ".join(mismatched))
+        problems = _state_problems(own, given, missing, unexpected, strict)
         if problems:
             raise RuntimeError(f"error(s) loading state_dict into {type(self).__name__}:\n  " + "\n  ".join(problems))
-        for name, target in own.items():
-            if name in given:
-                target.data[...] = given[name]
-                target._version += 1
+        with no_grad():
+            for name, target in own.items():
+                if name in given:
+                    target.copy_(given[name])
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing --------------------------------------------------------------------------
@@ -351,6 +345,25 @@ class Module:
         if not self._modules:
             return head + "\n  ".join(lines) + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _state_problems(own, given, missing, unexpected, strict):
+    """Why `given` cannot be loaded into the tensors `own` (an empty list when it can)."""
+    shared = [k for k in own if k in given]
+    mismatched = [f"{k}: expected shape {own[k].shape}, got {given[k].shape}"
+                  for k in shared if given[k].shape != own[k].shape]
+    uncastable = [f"{k}: cannot cast {given[k].dtype} to {own[k].dtype}"
+                  for k in shared if not np.can_cast(given[k].dtype, own[k].dtype, casting="same_kind")]
+    problems = []
+    if strict and missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if strict and unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    if mismatched:
+        problems.append("shape mismatches: " + "; ".join(mismatched))
+    if uncastable:
+        problems.append("dtype mismatches: " + "; ".join(uncastable))
+    return problems
 
 
 def _check_name(name, module):

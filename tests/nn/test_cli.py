@@ -69,9 +69,9 @@ def test_bad_arguments_give_one_line_and_status_2(argv, needle, capsys):
     (["eval", "--weights", "missing.safetensors"], "does not exist"),
     (["train", "--data", "no/such/folder"], "does not exist"),
 ])
-def test_missing_files_give_one_line_and_status_1(argv, needle, capsys, tmp_path, monkeypatch):
+def test_missing_files_give_one_line_and_status_2(argv, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(argv) == 1
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
 
@@ -79,7 +79,7 @@ def test_missing_files_give_one_line_and_status_1(argv, needle, capsys, tmp_path
 def test_a_file_that_is_not_idx_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "images").write_bytes(b"hello world")
     (tmp_path / "labels").write_bytes(b"hello world")
-    assert main(["train", "--data", str(tmp_path / "images"), str(tmp_path / "labels"), "--out", str(tmp_path)]) == 1
+    assert main(["train", "--data", str(tmp_path / "images"), str(tmp_path / "labels"), "--out", str(tmp_path)]) == 2
     assert "not an IDX file" in capsys.readouterr().err
 
 
@@ -101,5 +101,5 @@ def test_idx_pair_trains_lenet5_on_28x28(tmp_path):
 
 def test_npz_with_wrong_image_size_for_the_model_is_refused(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=np.zeros((10, 8, 8), np.uint8), y=np.arange(10))
-    assert main(["train", "--data", str(tmp_path / "d.npz"), "--model", "lenet5", "--out", str(tmp_path)]) == 1
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--model", "lenet5", "--out", str(tmp_path)]) == 2
     assert "expects 28×28 images, the data has 8×8" in capsys.readouterr().err
