@@ -189,6 +189,50 @@ def test_load_npz(tmp_path):
         load_npz(path)
 
 
+def test_load_npz_refuses_a_file_that_is_not_a_zip_without_advising_pickle(tmp_path):
+    path = tmp_path / "d.npz"
+    path.write_bytes(b"hello, this is text")
+    with pytest.raises(ValueError, match="is not a .npz file: expected a zip archive") as error:
+        load_npz(path)
+    assert "pickle" not in str(error.value)
+    np.save(tmp_path / "plain.npy", X)
+    (tmp_path / "plain.npy").rename(path)  # a .npy renamed to .npz
+    with pytest.raises(ValueError, match="is not a .npz file: expected a zip archive .*got 93 4e 55 4d"):
+        load_npz(path)
+
+
+def test_load_npz_reports_a_damaged_archive(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez_compressed(path, x=X, y=Y)
+    data = path.read_bytes()
+    for damaged in (data[: len(data) // 2], data[:40] + bytes(len(data) - 40)):
+        path.write_bytes(damaged)
+        with pytest.raises(ValueError, match="damaged zip archive"):
+            load_npz(path)
+
+
+def test_load_npz_refuses_pickled_object_arrays(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.array([{"a": 1}, None], dtype=object), y=Y[:2])
+    with pytest.raises(ValueError, match="array 'x' is not a readable numeric array"):
+        load_npz(path)
+
+
+def test_idx_with_an_absurd_header_is_refused_without_allocating(tmp_path):
+    path = tmp_path / "huge"
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + np.array([2**32 - 1] * 3, ">u4").tobytes() + bytes(10))
+    with pytest.raises(ValueError, match=r"has 10 bytes of data, expected 79228162458924105385300197375"):
+        load_mnist_idx(path)
+
+
+def test_idx_gzip_with_damaged_deflate_data(tmp_path):
+    data = gzip.compress(idx_bytes(np.arange(200, dtype=np.uint8).reshape(2, 10, 10)))
+    damaged = tmp_path / "damaged.gz"
+    damaged.write_bytes(data[:12] + bytes([data[12] ^ 0xFF]) + data[13:])
+    with pytest.raises(ValueError, match="damaged gzip"):
+        load_mnist_idx(damaged)
+
+
 # -- transforms ---------------------------------------------------------------------------
 
 IMAGES = np.random.default_rng(1).random((64, 2, 5, 6)).astype(np.float32)

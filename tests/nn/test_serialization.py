@@ -1,6 +1,9 @@
 """nn.save / nn.load: safetensors round trips, atomic writes, corrupt files, exchange with PyTorch."""
+import json
 import os
 import pickle
+import stat
+import time
 
 import numpy as np
 import pytest
@@ -68,6 +71,88 @@ def test_save_rejects_what_is_not_a_state_dict(tmp_path):
         nn.save([np.ones(2)], tmp_path / "x.safetensors")
     with pytest.raises(TypeError, match="keys must be strings"):
         nn.save({1: np.ones(2)}, tmp_path / "x.safetensors")
+
+
+def test_save_refuses_the_reserved_metadata_key(tmp_path):
+    path = tmp_path / "x.safetensors"
+    with pytest.raises(ValueError, match="'__metadata__' is reserved"):
+        nn.save({"__metadata__": np.ones(2), "w": np.ones(2)}, path)
+    assert not path.exists()
+    with pytest.raises(TypeError, match="metadata maps str to str, got 'epochs': int"):
+        nn.save({"w": np.ones(2)}, path, metadata={"epochs": 3})
+
+
+def test_save_removes_stale_temporaries_of_its_own_pattern_only(tmp_path):
+    path = tmp_path / "w.safetensors"
+    ours_stale = tmp_path / ".w.safetensors.0123456789ab.tmp"  # what a killed save leaves
+    others = [tmp_path / ".w.safetensors.notours.tmp", tmp_path / ".v.safetensors.0123456789ab.tmp",
+              tmp_path / "w.safetensors.0123456789ab.tmp"]
+    for leftover in (ours_stale, *others):
+        leftover.write_bytes(b"half a file")
+        os.utime(leftover, (time.time() - 60, time.time() - 60))
+    nn.save({"w": np.ones(2)}, path)
+    assert not ours_stale.exists()
+    assert all(p.exists() for p in others)
+    np.testing.assert_array_equal(nn.load(path)["w"], np.ones(2))
+
+
+def test_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "w.safetensors"
+    nn.save({"w": np.ones(2)}, path)
+    os.chmod(path, 0o640)
+    nn.save({"w": np.zeros(2)}, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+    np.testing.assert_array_equal(nn.load(path)["w"], np.zeros(2))
+
+
+def _safetensors_bytes(entries, payload):
+    """A safetensors file written by hand: {name: (dtype, shape, (begin, end))} and the data bytes."""
+    header = {name: {"dtype": d, "shape": list(shape), "data_offsets": list(span)}
+              for name, (d, shape, span) in entries.items()}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + payload
+
+
+def test_load_reads_bfloat16_as_float32_with_a_warning(tmp_path):
+    values = np.array([[1.0, -2.5, 3.140625], [0.0, 1e-3, -65280.0]], np.float32)
+    bfloat16 = (values.view(np.uint32) >> 16).astype("<u2")  # these values are exact in bfloat16
+    bias = np.arange(3, dtype="<f4")
+    path = tmp_path / "bf16.safetensors"
+    path.write_bytes(_safetensors_bytes({"w": ("BF16", (2, 3), (0, 12)), "b": ("F32", (3,), (12, 24))},
+                                        bfloat16.tobytes() + bias.tobytes()))
+    with pytest.warns(UserWarning, match=r"1 bfloat16 tensor\(s\) upcast to float32 \(w\)"):
+        state = nn.load(path)
+    assert state["w"].dtype == np.float32 and state["w"].shape == (2, 3)
+    np.testing.assert_array_equal(state["w"], np.array([[1.0, -2.5, 3.140625], [0.0, 0.00099945068359375, -65280.0]]))
+    np.testing.assert_array_equal(state["b"], bias)
+
+
+def test_load_reads_bfloat16_written_by_pytorch(tmp_path):
+    torch = pytest.importorskip("torch")
+    import safetensors.torch
+
+    weight = torch.randn(4, 3).bfloat16()
+    path = tmp_path / "torch_bf16.safetensors"
+    safetensors.torch.save_file({"weight": weight}, str(path))
+    with pytest.warns(UserWarning, match="upcast to float32"):
+        state = nn.load(path)
+    np.testing.assert_array_equal(state["weight"], weight.float().numpy())
+
+
+def test_load_names_a_dtype_it_cannot_read(tmp_path):
+    path = tmp_path / "fp8.safetensors"
+    path.write_bytes(_safetensors_bytes({"w": ("F8_E4M3", (4,), (0, 4))}, bytes(4)))
+    with pytest.raises(ValueError, match="tensor 'w' has dtype F8_E4M3, which chainrule cannot read"):
+        nn.load(path)
+
+
+def test_load_metadata(tmp_path):
+    path = tmp_path / "m.safetensors"
+    nn.save({"w": np.ones(2)}, path, metadata={"model": "digits-cnn"})
+    assert nn.serialization.load_metadata(path) == {"model": "digits-cnn"}
+    nn.save({"w": np.ones(2)}, path)
+    assert nn.serialization.load_metadata(path) == {}
 
 
 def test_truncated_or_corrupt_files_raise_a_clear_error(tmp_path):
