@@ -109,7 +109,8 @@ def _as_images(x, source):
     if x.ndim != 4 or 0 in x.shape[1:]:
         raise CommandError(f"{source}: expected images (N, H, W) or (N, C, H, W), got shape {x.shape}")
     eight_bit = x.dtype == np.uint8
-    x = x.astype(np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused just below
+        x = x.astype(np.float32)
     bad = x.size - np.count_nonzero(np.isfinite(x))
     if bad:
         raise CommandError(f"{source}: {bad} pixel values are NaN or infinite (in float32); expected finite numbers")
