@@ -6,6 +6,7 @@ to each input's shape (`sum_to`), so the rules below are the textbook ones.
 import numpy as np
 
 from ..function import Formula, Function, primitive
+from ..dtypes import get_default_dtype, result_type
 from ..tensor import Tensor, as_tensor
 
 const = Tensor._wrap
@@ -88,7 +89,7 @@ class Neg(Function):
 
 @primitive
 class Pow(Function):
-    formula = Formula(("a", "b"), "a^b", "a^{b}", ("ḡ·b·a^(b−1)", "ḡ·a^b·ln a"),
+    formula = Formula(("a", "b"), "a^b", "a^{b}", ("ḡ·b·a^(b−1) (0 where b = 0)", "ḡ·a^b·ln a (0 where a = 0, b ≥ 0)"),
                       (r"\bar{g}\, b\, a^{b-1}", r"\bar{g}\, a^{b} \ln a"))
 
     @staticmethod
@@ -100,11 +101,14 @@ class Pow(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if need_a else None
-        gb = None
-        if need_b:  # ln a is taken as 0 where a ≤ 0 (the term vanishes where a = 0)
-            positive = const(a.data > 0)
-            gb = g * a ** b * log(where(positive, a, 1.0))
+        ga = gb = None
+        if need_a:  # a⁰ is constant: where b = 0 the exponent b − 1 becomes 0, so 0·a⁰ = 0 even at a = 0
+            zero_exponent = b.data == 0
+            ga = g * b * a ** (where(zero_exponent, 0.0, b - 1) if zero_exponent.any() else b - 1)
+        if need_b:  # like PyTorch: 0 where a = 0 and b ≥ 0; ln of a < 0 is NaN, a = 0 with b < 0 gives −∞
+            zero_base = (a.data == 0) & (b.data >= 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * a ** b * log(where(zero_base, 1.0, a) if zero_base.any() else a)
         return ga, gb
 
 
@@ -307,62 +311,81 @@ class Cast(Function):
         return cast(g, ctx.in_dtype)
 
 
-def _constant(x, like):
-    """A Python number or array operand as a raw array (no Tensor, no graph edge), in like's float dtype."""
-    if isinstance(x, (int, float)) and like.data.dtype.kind == "f":
-        return np.asarray(x, dtype=like.data.dtype)
-    return as_tensor(x).data
+def _operand(x, dtype):
+    """x in dtype: a Tensor as it is when NumPy would widen it to dtype anyway, else cast (keeping its gradient);
+    a number or an array as a raw constant (no Tensor, no graph edge)."""
+    if isinstance(x, Tensor):
+        return x if np.can_cast(x.data.dtype, dtype) else cast(x, dtype)
+    return np.asarray(x).astype(dtype, copy=False)
 
 
-def _binary(cls):
+def _binary(cls, floating=False):
+    """The function of a binary primitive: operands promoted by `result_type` (integers to the default float
+    dtype for a `floating` op such as true division)."""
     def op(a, b):
-        if not isinstance(b, Tensor):
-            if not isinstance(a, Tensor):
-                raise TypeError(f"{cls.name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-            return cls.apply(a, _constant(b, a))
-        if not isinstance(a, Tensor):
-            return cls.apply(_constant(a, b), b)
-        return cls.apply(a, b)
+        if isinstance(a, Tensor) and type(b) in (float, int) and a.data.dtype.kind == "f":  # x * 2.0: the common case
+            return cls.apply(a, np.asarray(b, a.data.dtype))
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+            raise TypeError(f"{cls.name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+        dtype = result_type(*_promotable((a, b)))
+        if floating and dtype.kind != "f":
+            dtype = get_default_dtype()
+        return cls.apply(_operand(a, dtype), _operand(b, dtype))
 
     op.__name__ = cls.name
     op.__doc__ = f"{cls.name}(a, b) = {cls.formula.text}, broadcasting like NumPy."
     return op
 
 
+def _promotable(operands):
+    """Operands as `result_type` takes them: lists and tuples become arrays (Python floats in the default dtype)."""
+    return [as_tensor(x) if isinstance(x, (list, tuple)) else x for x in operands]
+
+
 add = _binary(Add)
 sub = _binary(Sub)
 mul = _binary(Mul)
-div = _binary(Div)
+div = _binary(Div, floating=True)
 pow = _binary(Pow)
 maximum = _binary(Maximum)
 minimum = _binary(Minimum)
 
 
-def _unary(cls):
-    def op(a):
-        return cls.apply(a)
+def to_float(a):
+    """a as a floating Tensor: integer and bool tensors (and numbers) become the default float dtype, like PyTorch."""
+    a = as_tensor(a)
+    return a if a.data.dtype.kind == "f" else cast(a, get_default_dtype())
+
+
+def _unary(cls, floating=True):
+    """The function of a unary primitive; a `floating` one (exp, log, …) computes integers in the default float dtype."""
+    if floating:
+        def op(a):
+            return cls.apply(a if isinstance(a, Tensor) and a.data.dtype.kind == "f" else to_float(a))
+    else:
+        def op(a):
+            return cls.apply(a)
 
     op.__name__ = cls.name
     op.__doc__ = f"y = {cls.formula.text}, elementwise; VJP {cls.formula.vjps[0]} (ḡ: the upstream gradient)."
     return op
 
 
-neg = _unary(Neg)
+neg = _unary(Neg, floating=False)
 exp = _unary(Exp)
 log = _unary(Log)
 sqrt = _unary(Sqrt)
-abs = _unary(Abs)
+abs = _unary(Abs, floating=False)
 tanh = _unary(Tanh)
 sigmoid = _unary(Sigmoid)
-relu = _unary(Relu)
+relu = _unary(Relu, floating=False)
 
 
 def where(condition, a, b):
     """Pick a where condition holds, else b (condition gets no gradient)."""
     c = condition.data if isinstance(condition, Tensor) else np.asarray(condition, bool)
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, like=a)
-    return Where.apply(c, a, b)
+    dtype = result_type(*_promotable((a, b)))
+    return Where.apply(c, _operand(a, dtype), _operand(b, dtype))
 
 
 def clip(a, lo=None, hi=None):

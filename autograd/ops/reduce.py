@@ -1,26 +1,36 @@
-"""Reductions and the broadcast adjoint pair's reducing half (`sum_to`).
+"""Reductions: the primitives sum, mean, max, min, var; composites over them (std, prod, logsumexp, norm);
+and any, all, argmax, argmin, which give constants.
+
+This module defines functions named sum, max, min, abs, any and all: inside it those names are the ops.
 
 A reduction's VJP puts the upstream gradient back on the reduced axes
 (reshape to keepdims form, then `broadcast_to` the input's shape).
 """
 import numpy as np
 
+from ..creation import from_numpy
 from ..function import Formula, Function, primitive
-from ..tensor import Tensor
+from ..grad_mode import scoped
+from ..tensor import Tensor, as_tensor
+from .elementwise import abs, exp, log, to_float, where
+from .shape import pad, permute, reshape
 
 const = Tensor._wrap
 
 
 def normalize_axes(axis, ndim):
-    """None → all axes; int or tuple → a sorted tuple of non-negative axes."""
+    """None → all axes; int or tuple → a sorted tuple of non-negative axes. A 0-d tensor takes axis 0 or −1
+    (PyTorch's rule) and has no axis to reduce."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    bound = ndim or 1
     out = []
     for a in axes:
-        if not -ndim <= a < ndim:
+        if not -bound <= a < bound:
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % ndim)
+        if ndim:
+            out.append(int(a) % ndim)
     return tuple(sorted(set(out)))
 
 
@@ -67,18 +77,22 @@ class Mean(Function):
 
 
 class _Extreme(Function):
-    """max/min over axes; the gradient is split evenly among tied winners."""
+    """max/min over axes; the gradient is split evenly among tied winners. NaN wins (NumPy's max and min
+    propagate it), so the NaN elements get the gradient, as in PyTorch."""
 
     pick = None
 
     @classmethod
     def forward(cls, ctx, x, axes=None, keepdims=False):
-        if any(x.shape[a] == 0 for a in axes):
+        if 0 in [x.shape[a] for a in axes]:
             raise ValueError(f"{cls.name}: reduction over an empty axis of a tensor of shape {x.shape} (axes {axes})")
         y = cls.pick(x, axis=axes, keepdims=True)
         ctx.in_shape, ctx.axes = x.shape, axes
         if ctx.needs_input_grad[0]:  # only a recorded node needs the winners' shares
-            share = (x == y).astype(x.dtype)
+            winners = x == y
+            if np.isnan(y).any():  # NumPy's max and min propagate NaN: the NaN elements are the winners
+                winners |= np.isnan(x)
+            share = winners.astype(x.dtype)
             count = share.sum(axis=axes, keepdims=True)
             if count.max(initial=1) > 1:  # ties: each winner gets an equal part
                 share /= count
@@ -149,6 +163,121 @@ def min(x, axis=None, keepdims=False):
     return _reduce(Min, x, axis, keepdims)
 
 
-def var(x, axis=None, ddof=0, keepdims=False):
-    """Variance with NumPy's `ddof` (0: biased, as batch norm uses; 1: unbiased)."""
-    return _reduce(Var, x, axis, keepdims, ddof=ddof)
+def _ddof(ddof, correction, unbiased, op):
+    """The degrees-of-freedom correction from NumPy's `ddof` or PyTorch's `correction` / `unbiased` (one of them)."""
+    given = [name for name, value in (("correction", correction), ("unbiased", unbiased)) if value is not None]
+    if len(given) > 1 or (given and ddof):
+        raise ValueError(f"{op}: give one of ddof, correction and unbiased, got ddof={ddof}, correction={correction}, "
+                         f"unbiased={unbiased}")
+    if correction is not None:
+        return correction
+    return int(unbiased) if unbiased is not None else ddof
+
+
+def var(x, axis=None, ddof=0, keepdims=False, *, correction=None, unbiased=None):
+    """Variance Σ (x − x̄)² / (n − ddof). The default ddof=0 is NumPy's (and batch norm's biased variance);
+    PyTorch's default is correction=1: pass ddof=1, correction=1 or unbiased=True for it."""
+    return _reduce(Var, x, axis, keepdims, ddof=_ddof(ddof, correction, unbiased, "var"))
+
+
+@scoped("std")
+def std(x, axis=None, ddof=0, keepdims=False, *, correction=None, unbiased=None):
+    """Standard deviation √var (ddof as in `var`: 0 by default); its gradient is 0 where the spread is 0, like PyTorch."""
+    return _safe_root(var(x, axis, _ddof(ddof, correction, unbiased, "std"), keepdims), 2)
+
+
+def _safe_root(s, p):
+    """s^(1/p) with gradient 0 where s = 0 (instead of ∞·0 = NaN): the root's input is 1 there, then masked."""
+    positive = s.data > 0
+    if positive.all():
+        return s ** (1.0 / p)
+    return where(positive, where(positive, s, 1.0) ** (1.0 / p), 0.0)
+
+
+def _merge_axes(x, axes):
+    """x with the reduced axes moved to the end and merged into one: (kept…, n)."""
+    kept = [a for a in range(x.ndim) if a not in axes]
+    return permute(x, *(kept + list(axes))).reshape(tuple(x.shape[a] for a in kept) + (-1,))
+
+
+@scoped("prod")
+def prod(x, axis=None, keepdims=False):
+    """∏ over `axis`, as a tree of pairwise products (halves multiplied until one value is left). Each element's
+    gradient ∏_{j≠i} xⱼ follows by the chain rule without a division, so zeros need no special case."""
+    axes = normalize_axes(axis, x.ndim)
+    y = _merge_axes(x, axes) if x.ndim else reshape(x, (1,))
+    while y.shape[-1] != 1:
+        n = y.shape[-1]
+        if n % 2 or n == 0:  # an odd count (or none) is padded with the product's identity
+            y = pad(y, ((0, 0),) * (y.ndim - 1) + ((0, 1),), value=1)
+            n += 1
+        y = y[..., :n // 2] * y[..., n // 2:]
+    return reshape(y, _kept_shape(x.shape, axes) if keepdims else tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def shift_for_exp(values):
+    """A constant shift m for e^(x − m): the largest value, 0 where that is ±∞ or NaN (nothing to shift then)."""
+    return from_numpy(np.asarray(np.where(np.isfinite(values), values, 0)))
+
+
+@scoped("logsumexp")
+def logsumexp(x, axis=None, keepdims=False):
+    """log Σ eˣ over `axis`, as m + log Σ e^(x − m) with m = max x held constant (nothing overflows);
+    gradient softmax(x) = e^(x − y)."""
+    x = to_float(x)
+    axes = normalize_axes(axis, x.ndim)
+    m = shift_for_exp(np.max(x.data, axis=axes, keepdims=True, initial=-np.inf))
+    y = log(sum(exp(x - m), axes, keepdims=True)) + m
+    return y if keepdims else reshape(y, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+@scoped("norm")
+def norm(x, p=2, axis=None, keepdims=False):
+    """Vector p-norm over `axis`: (Σ |x|^p)^(1/p); p = inf / −inf: max / min |x|; p = 0: the number of non-zeros
+    (no gradient). At x = 0 the gradient is 0 (the subgradient PyTorch picks), not NaN."""
+    x = to_float(x)
+    axes = normalize_axes(axis, x.ndim)
+    if p == 0:
+        return from_numpy(np.asarray(np.sum(x.data != 0, axis=axes, keepdims=keepdims), dtype=x.dtype))
+    if p in (np.inf, -np.inf):
+        return (max if p > 0 else min)(abs(x), axes, keepdims)
+    if p == 1:
+        return sum(abs(x), axes, keepdims)
+    power = x * x if p == 2 else abs(x) ** p
+    return _safe_root(sum(power, axes, keepdims), p)
+
+
+def _no_gradient(fn, x, axis, keepdims):
+    """A reduction without gradient (any, all) on x's array: a constant tensor."""
+    return from_numpy(np.asarray(fn(as_tensor(x).data, axis=normalize_axes(axis, np.ndim(x)), keepdims=keepdims)))
+
+
+def any(x, axis=None, keepdims=False):
+    """True where some element along `axis` is non-zero (a bool tensor, no gradient)."""
+    return _no_gradient(np.any, x, axis, keepdims)
+
+
+def all(x, axis=None, keepdims=False):
+    """True where every element along `axis` is non-zero (a bool tensor, no gradient)."""
+    return _no_gradient(np.all, x, axis, keepdims)
+
+
+def _arg(fn, x, axis, keepdims, op):
+    """argmax / argmin: int64 indices along one axis, or into the flattened tensor when axis is None."""
+    if axis is not None and not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int or None, got {axis!r}")
+    data = as_tensor(x).data
+    if axis is not None:
+        axis = normalize_axes(axis, data.ndim)
+        axis = axis[0] if axis else None  # a 0-d tensor: its one element
+    return from_numpy(np.asarray(fn(data, axis=axis, keepdims=keepdims), dtype=np.int64))
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the largest value along `axis` (of the flattened tensor for None); the first on ties, NaN wins."""
+    return _arg(np.argmax, x, axis, keepdims, "argmax")
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the smallest value along `axis` (of the flattened tensor for None); the first on ties, NaN wins."""
+    return _arg(np.argmin, x, axis, keepdims, "argmin")

@@ -22,6 +22,11 @@ def P(*shape):
     return T(*shape, low=0.5, high=2.0)
 
 
+def U(*shape):
+    """Spec of an input inside (−1, 1), away from its ends (for asin, acos, log1p)."""
+    return T(*shape, low=-0.8, high=0.8)
+
+
 def case(fn, *specs, **gradcheck_kwargs):
     return fn, specs, gradcheck_kwargs
 
@@ -66,6 +71,23 @@ CASES = {
              case(lambda x: x.clamp(hi=0.2), T(2, 3))],
     "cast": [case(lambda x: ag.cast(x, np.float32).double() * 2, T(2, 3), eps=1e-3),
              case(lambda x: ag.cast(x, np.longdouble) * x, T(4))],
+    "sin": [case(ag.sin, T(3, 4)), case(ag.sin, T())],
+    "cos": [case(ag.cos, T(3, 4)), case(ag.cos, T())],
+    "asin": [case(ag.asin, U(3, 4)), case(ag.asin, U())],
+    "acos": [case(ag.acos, U(3, 4)), case(ag.acos, U())],
+    "atan": [case(ag.atan, T(3, 4)), case(ag.atan, T())],
+    "log2": [case(ag.log2, P(3, 4)), case(ag.log2, P())],
+    "log10": [case(ag.log10, P(3, 4)), case(ag.log10, P())],
+    "log1p": [case(ag.log1p, U(3, 4)), case(ag.log1p, P())],
+    "expm1": [case(ag.expm1, T(3, 4)), case(ag.expm1, T())],
+    "erf": [case(ag.erf, T(3, 4)), case(ag.erf, T())],
+    "sign": [case(lambda x: ag.sign(x) * x, T(3, 4))],
+    "floor": [case(lambda x: ag.floor(x) + x, T(3, 4))],
+    "ceil": [case(lambda x: ag.ceil(x) * x, T(3, 4))],
+    "round": [case(lambda x: ag.round(x) * x, T(2, 3))],
+    "trunc": [case(lambda x: ag.trunc(x) * x, T(4))],
+    "remainder": [case(ag.remainder, T(3, 4), P(3, 4)), case(ag.remainder, T(3, 1), P(4)),
+                  case(lambda x: ag.remainder(x, 0.7), T(2, 3)), case(lambda b: ag.remainder(2.5, b), P(3))],
     "reshape": [case(lambda x: x.reshape(4, -1), T(2, 3, 4)), case(lambda x: x.reshape(1, 1), T()),
                 case(lambda x: x.reshape(()), T(1)), case(lambda x: x.view(3, 2) * x.view(3, 2), T(6))],
     "permute": [case(lambda x: x.permute(2, 0, 1), T(2, 3, 4)), case(lambda x: x.T, T(2, 3)),
