@@ -7,7 +7,8 @@
     x.grad  # tensor([2., 4.])
 """
 from ._allocator import tune_allocator
-from . import functional, ops, viz
+from . import ops  # first: the primitives, then Tensor (whose methods call them)
+from . import functional, viz
 from .anomaly import detect_anomaly
 from .creation import (arange, from_numpy, full, generator, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
                        zeros_like)

@@ -137,7 +137,7 @@ def fill(node, which, mapping, local=False, index=0):
 def rule(node, index):
     """`mul: ∂(a·b)/∂a = b`: the table entry behind a local derivative (None for user Functions)."""
     formula = node.formula
-    if formula is None or len(formula.inputs) != len(node.next):
+    if formula is None or len(formula.inputs) != len(node.inputs):
         return None
     symbol = formula.inputs[index]
     local = fill(node, "vjp", {}, local=True, index=index)

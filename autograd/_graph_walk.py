@@ -1,19 +1,18 @@
-"""One read-only view of a backward graph for `viz` and `explain`, walked without recursion.
+"""One read-only view of a backward graph for `viz` and `explain`, in the engine's own order.
 
-`Graph(root)` lists the nodes in the order the engine's backward visits them
-(Kahn's algorithm, last-ready first, exactly as `engine._execute` pops them), the
-leaves in the order their gradients arrive, and every edge in the direction
-gradients flow: from a node to one of its inputs. It reads only what a node keeps
-after backward (`next`, `in_meta`, `out_meta`, `scope`, `name`), so a graph can be
-walked after `loss.backward()` freed its saved values.
+`Graph(root)` lists the nodes in the order backward runs them (`graph.backward_order`, the
+engine's single Kahn order; the leaves' AccumulateGrad nodes are left out of `nodes`), the
+leaves, and every input edge in the direction gradients flow: from a node to the graph
+position (`graph.Edge`) of one of its inputs. It reads only what a node keeps after
+backward (`inputs`, `input_slots`, `in_meta`, `out_meta`, `scope`, `name`), so the structure
+of a graph can be walked even after `loss.backward()` freed its values.
 """
 import math
 import re
 
+from .engine import BACKWARD_SCOPE
+from .graph import AccumulateGrad, Edge, backward_order, position
 from .tensor import Tensor
-
-#: Scope element the engine pushes while a VJP runs under `create_graph=True`.
-BACKWARD_SCOPE = "backward of "
 
 _MODULE_SCOPE = re.compile(r"^(?:.* \(\w+\)|[A-Z]\w*)$")
 
@@ -28,32 +27,32 @@ def in_gradient_part(node):
     return any(element.startswith(BACKWARD_SCOPE) for element in node.scope)
 
 
-class Edge:
-    """Gradient flow from `node` to its input `index`: a node output `(child, slot)` or a leaf."""
+class Flow:
+    """Gradient flow from input `index` of `node` to the graph position `key` (an `Edge`)."""
 
-    __slots__ = ("node", "index", "child", "slot", "leaf")
+    __slots__ = ("node", "index", "key")
 
-    def __init__(self, node, index, target):
+    def __init__(self, node, index, key):
         self.node = node
         self.index = index
-        if type(target) is tuple:
-            self.child, self.slot, self.leaf = target[0], target[1], None
-        else:
-            self.child, self.slot, self.leaf = None, 0, target
+        self.key = key
 
     @property
-    def key(self):
-        """What the edge points at: `(child, slot)` or the leaf's `id`."""
-        return id(self.leaf) if self.leaf is not None else (self.child, self.slot)
+    def child(self):
+        """The node that made the input; None when the input is a leaf."""
+        return None if isinstance(self.key.node, AccumulateGrad) else self.key.node
+
+    @property
+    def leaf(self):
+        """The leaf tensor this flow reaches, else None."""
+        return self.key.node.variable if isinstance(self.key.node, AccumulateGrad) else None
 
 
-def key_of(tensor):
-    """The graph key of a tensor: its leaf `id` or its `(node, output index)`."""
-    return id(tensor) if tensor._node is None else (tensor._node, tensor._out_idx)
+key_of = position  # the one key function: a tensor's graph position
 
 
 class Graph:
-    """Nodes in backward order, leaves, edges, and which parts lead to which."""
+    """Nodes in backward order, leaves, flows, and which parts lead to which."""
 
     def __init__(self, root):
         if not isinstance(root, Tensor):
@@ -64,88 +63,54 @@ class Graph:
                 "(build it from tensors created with requires_grad=True, outside no_grad)"
             )
         self.root = root
-        self.nodes = []
-        self.leaves = []
-        self.edges = []
-        self.out_edges = {}  # node -> its edges, in input order
-        self.consumers = {}  # key of a node output or leaf -> edges pointing at it
-        top = root._node
-        if top is None:
-            self.leaves.append(root)
-            self.step = {}
-            return
-        pending = {}
-        stack = [top]
-        seen = {top}
-        while stack:
-            node = stack.pop()
-            for edge in node.next:
-                if type(edge) is tuple:
-                    child = edge[0]
-                    pending[child] = pending.get(child, 0) + 1
-                    if child not in seen:
-                        seen.add(child)
-                        stack.append(child)
-        ready = [top]
-        seen_leaves = set()
-        while ready:
-            node = ready.pop()
-            self.nodes.append(node)
-            mine = self.out_edges[node] = []
-            for index, target in enumerate(node.next):
-                if target is None:
-                    continue
-                edge = Edge(node, index, target)
-                mine.append(edge)
-                self.edges.append(edge)
-                self.consumers.setdefault(edge.key, []).append(edge)
-                if edge.leaf is not None:
-                    if id(edge.leaf) not in seen_leaves:
-                        seen_leaves.add(id(edge.leaf))
-                        self.leaves.append(edge.leaf)
-                    continue
-                left = pending[edge.child] - 1
-                pending[edge.child] = left
-                if left == 0:
-                    ready.append(edge.child)
+        self.root_key = position(root)
+        order = backward_order([self.root_key.node])
+        self.nodes = [node for node in order if not isinstance(node, AccumulateGrad)]
+        self.leaves = [node.variable for node in order
+                       if isinstance(node, AccumulateGrad) and node.variable is not None]
         self.step = {node: i + 1 for i, node in enumerate(self.nodes)}
-
-    @property
-    def root_key(self):
-        return key_of(self.root)
+        self.edges = []
+        self.out_edges = {}  # node -> its flows, in input order
+        self.consumers = {}  # graph position -> flows pointing at it
+        for node in self.nodes:
+            mine = self.out_edges[node] = []
+            for index, (child, slot) in enumerate(zip(node.inputs, node.input_slots)):
+                if child is None or (isinstance(child, AccumulateGrad) and child.variable is None):
+                    continue
+                flow = Flow(node, index, Edge(child, slot))
+                mine.append(flow)
+                self.edges.append(flow)
+                self.consumers.setdefault(flow.key, []).append(flow)
 
     def reaching(self, key):
-        """Nodes from which gradient flows into `key` (a leaf id or a (node, slot)): every path's nodes."""
+        """Nodes from which gradient flows into `key` (a graph position): every path's nodes."""
         reach = set()
         for node in reversed(self.nodes):  # inputs before consumers
-            for edge in self.out_edges[node]:
-                if edge.key == key or (edge.child is not None and edge.child in reach):
-                    reach.add(node)
-                    break
+            if any(self.on_path(flow, key, reach) for flow in self.out_edges[node]):
+                reach.add(node)
         return reach
 
-    def on_path(self, edge, key, reach):
-        """True when `edge` lies on a path into `key`, given `reach = reaching(key)`."""
-        return edge.key == key or (edge.child is not None and edge.child in reach)
+    def on_path(self, flow, key, reach):
+        """True when `flow` lies on a path into `key`, given `reach = reaching(key)`."""
+        return flow.key == key or (flow.child is not None and flow.child in reach)
 
 
 # -- labels shared by viz and explain ----------------------------------------------------
 def leaf_names(graph, params=None):
-    """id(leaf) -> name: the parameter name from `params` (a Module or a {name: tensor} dict),
-    else the tensor's `name`, else t1, t2, … in the order gradients reach them."""
-    names = {}
+    """leaf position -> name: the parameter name from `params` (a Module or a {name: tensor} dict),
+    else the tensor's `name`, else t1, t2, … in the order backward reaches them."""
+    given = {}
     if params is not None:
         items = params.named_parameters() if hasattr(params, "named_parameters") else params.items()
-        for name, tensor in items:
-            names[id(tensor)] = name
+        given = {id(tensor): name for name, tensor in items}
+    names = {}
     unnamed = 0
     for leaf in graph.leaves:
-        if id(leaf) not in names:
-            if leaf.name:
-                names[id(leaf)] = leaf.name
-            else:
-                unnamed += 1
-                names[id(leaf)] = f"t{unnamed}"
+        name = given.get(id(leaf)) or leaf.name
+        if not name:
+            unnamed += 1
+            name = f"t{unnamed}"
+        names[position(leaf)] = name
     return names
 
 

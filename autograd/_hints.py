@@ -9,18 +9,19 @@
 """
 import numpy as np
 
+from .graph import AccumulateGrad
+
 #: Ops that only move or reshape values: looked through when matching a pattern.
 _SHAPE_ONLY = {"broadcast_to", "expand", "reshape", "unsqueeze", "squeeze", "cast", "flatten"}
 
 
 def _producer(node, index):
     """The node whose output feeds input `index`, looking through shape-only ops (None for leaves)."""
-    target = node.next[index]
-    while type(target) is tuple:
-        child = target[0]
+    child = node.inputs[index]
+    while child is not None and not isinstance(child, AccumulateGrad):
         if child.name not in _SHAPE_ONLY:
             return child
-        target = child.next[0]
+        child = child.inputs[0]
     return None
 
 
@@ -41,14 +42,14 @@ def stability_hints(graph, replay=None):
             if _name(inner) == "sigmoid" or (_name(inner) == "sub" and _name(_producer(inner, 1)) == "sigmoid"):
                 hints.append((node, "log(sigmoid(x)) is −inf once σ(x) rounds to 0 or 1" + _where(node)
                               + ": use −softplus(−x), or binary_cross_entropy_with_logits on the logits"))
-            elif _name(inner) == "div" and len(inner.next) == 2:
+            elif _name(inner) == "div" and len(inner.inputs) == 2:
                 denominator = _producer(inner, 1)
                 if _name(denominator) == "sum" and _name(_producer(denominator, 0)) == "exp":
                     hints.append((node, "log(softmax(x)): the softmax can round to 0 and its log to −inf"
                                   + _where(node) + ": use log_softmax(x) (x − max − log Σ exp(x − max))"))
         elif node.name == "exp" and replay is not None:
-            target = node.next[0]
-            x = replay.value(target if type(target) is tuple else id(target))
+            target = node.edges[0]
+            x = None if target is None else replay.value(target)
             if x is None or x.size == 0:
                 continue
             limit = float(np.log(np.finfo(x.dtype).max)) - 8

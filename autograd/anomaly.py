@@ -1,19 +1,12 @@
 """detect_anomaly: stop at the first op whose output or gradient holds NaN or inf.
 
-Inside the context every node records the user's line that created it; the
-forward raises on a non-finite output, the backward on a non-finite gradient,
+Inside the context (per thread) every node records the user's line that created it;
+the forward raises on a non-finite output, the backward on a non-finite gradient,
 naming the op and that line.
 """
-import contextlib
-
-from .grad_mode import _state
+from .grad_mode import anomaly_mode
 
 
-@contextlib.contextmanager
 def detect_anomaly():
-    previous = _state["anomaly"]
-    _state["anomaly"] = True
-    try:
-        yield
-    finally:
-        _state["anomaly"] = previous
+    """`with detect_anomaly(): ...` turns anomaly mode on for this thread."""
+    return anomaly_mode(True)

@@ -9,8 +9,9 @@ Every formula comes from the primitives table: a primitive's `formula` holds its
 output `y` and the upstream gradient `ḡ`. A local derivative is that VJP with ḡ = 1. Values are
 named like a Wengert list: leaves by parameter or tensor name (else t1, t2, …), intermediate
 results v1, v2, … in the order the forward made them, the output by its name (else f or L).
-Numbers come from replaying the graph (`autograd/_replay.py`), so both work before and after
-`backward()`; neither changes any `.grad`.
+Numbers are the ones the forward computed and the engine's backward computes (`_capture.py`):
+call them before `backward()` (or after `backward(retain_graph=True)`); neither changes any
+`.grad`, and both refuse a graph whose leaves changed since it was built.
 """
 import numpy as np
 
@@ -18,8 +19,8 @@ from . import _formula_text as ft
 from ._formula_text import APPROX, COLON, COMMA, EMPTY, EQ, PLUS, TIMES, TO, Piece, same
 from ._graph_walk import Graph, broadcast_axes, key_of, leaf_names, shape_text
 from ._hints import stability_hints
-from ._replay import Replay
-from .engine import grad
+from ._capture import Capture, forward_again
+from .graph import AccumulateGrad
 
 __all__ = ["explain", "trace_backward", "Derivation", "BackwardTrace"]
 
@@ -89,19 +90,19 @@ class _Names:
         if root._node is not None:
             self.nodes[root._node] = self.output
         else:
-            self.leaves[id(root)] = self.output
+            self.leaves[graph.root_key] = self.output
 
     def of(self, key):
-        """The name of a leaf id or a (node, slot)."""
-        if type(key) is tuple:
-            node, slot = key
-            return ft.name(self.nodes[node] + (f"[{slot}]" if node.n_outputs > 1 else ""))
-        return ft.name(self.leaves[key])
+        """The name of a graph position (a leaf's, or a node output's)."""
+        node, slot = key
+        if isinstance(node, AccumulateGrad):
+            return ft.name(self.leaves[key])
+        return ft.name(self.nodes[node] + (f"[{slot}]" if node.n_outputs > 1 else ""))
 
     def _bound(self, node, index, target, values):
         if target is None:
             return self._constant(node, dict(node.constants).get(index), node.in_meta[index])
-        key = target if type(target) is tuple else id(target)
+        key = target
         value = self.replay.value(key)
         return ft.num(value, wrap=True) if values and value is not None and np.size(value) == 1 else self.of(key)
 
@@ -109,10 +110,10 @@ class _Names:
         """The formula's symbols bound to this node's inputs and output: names, or values of scalars."""
         symbols = node.formula.inputs if node.formula is not None else ()
         mapping = {}
-        if len(symbols) == len(node.next):
-            for index, (symbol, target) in enumerate(zip(symbols, node.next)):
+        if len(symbols) == len(node.inputs):
+            for index, (symbol, target) in enumerate(zip(symbols, node.edges)):
                 mapping[symbol] = self._bound(node, index, target, values)
-        out = self.replay.value((node, 0)) if node in self.replay.values else None
+        out = self.replay.value((node, 0)) if self.replay.has_value(node) else None
         one = values and out is not None and np.size(out) == 1
         mapping["y"] = ft.num(out, wrap=True) if one else self.of((node, 0))
         return mapping
@@ -123,7 +124,7 @@ class _Names:
         tensor still tells it) or `const` with its shape."""
         if _is_number(value):
             return ft.num(value, wrap=True)
-        for item in node._saved or ():
+        for item in node.saved or ():
             if getattr(item, "data", None) is value and getattr(item, "name", None):
                 return ft.name(item.name)
         dims = meta[0] if meta is not None else np.shape(value)
@@ -134,7 +135,7 @@ class _Names:
         """The formula's symbols bound to their shapes (numbers stay numbers)."""
         symbols = node.formula.inputs if node.formula is not None else ()
         mapping = {}
-        if len(symbols) == len(node.next):
+        if len(symbols) == len(node.inputs):
             constants = dict(node.constants)
             for index, (symbol, meta) in enumerate(zip(symbols, node.in_meta)):
                 value = constants.get(index)
@@ -150,10 +151,9 @@ def _is_number(value):
 
 def _forward(node, names):
     """`v3 = v1·v2` from the table, or `cube(v1, v2)` for a user Function and variadic ops."""
-    if node.formula is not None and len(node.formula.inputs) == len(node.next):
+    if node.formula is not None and len(node.formula.inputs) == len(node.inputs):
         return ft.fill(node, "forward", names.inputs(node))
-    args = [names.of(t if type(t) is tuple else id(t)) if t is not None else Piece("const", r"\mathrm{const}")
-            for t in node.next]
+    args = [names.of(t) if t is not None else Piece("const", r"\mathrm{const}") for t in node.edges]
     return Piece(f"{node.name}(", rf"\operatorname{{{ft.word(node.name)}}}(") + (
         ft.join(args, COMMA) if args else EMPTY) + same(")")
 
@@ -185,13 +185,17 @@ def explain(output, wrt, params=None, *, max_paths=12, eps=1e-6):
     if output.data.size != 1:
         raise ValueError(f"explain: the output must have one element, got shape {output.shape}; reduce it "
                          "first (e.g. .sum()) or explain one element of it")
+    if not wrt.requires_grad:
+        raise ValueError(f"explain: the tensor of shape {wrt.shape} does not require grad, so it is not part "
+                         "of any backward graph (an index like W[0, 1] makes a new tensor outside the graph)")
     key = key_of(wrt)
-    replay = Replay(graph)
+    names = leaf_names(graph, params)
+    replay = Capture(graph, names)
     replay.backward()
     names = _Names(graph, params, "f", replay)
     report = Derivation()
     out_name = names.of(graph.root_key)
-    if (key[0] not in graph.step) if type(key) is tuple else (key not in names.leaves):
+    if key not in names.leaves and key[0] not in graph.step:
         report._add("head", f"∂{out_name.text}/∂(a tensor of shape {shape_text(wrt.shape)})")
         report._add("note", "the output does not depend on this tensor: the gradient is zero "
                             "(autograd.grad raises unless allow_unused=True)")
@@ -228,7 +232,7 @@ def _forward_section(report, graph, replay, names, nodes, reach, scalar):
     feeding = {e.child for node in nodes for e in graph.out_edges[node] if e.child is not None}
     for node in reversed([n for n in graph.nodes if n in reach or n in feeding]):
         line = names.of((node, 0)) + EQ + _forward(node, names)
-        value = replay.value((node, 0)) if node in replay.values else None
+        value = replay.value((node, 0)) if replay.has_value(node) else None
         if scalar and value is not None and node.formula is not None:
             line = line + EQ + ft.fill(node, "forward", names.inputs(node, values=True)) + EQ + ft.num(value)
         elif not scalar:
@@ -328,14 +332,12 @@ def _tensor_backward(report, graph, replay, names, nodes, on_path, key):
                         "where paths meet, their contributions add (+=)")
 
 
-def _autograd_gradient(graph, replay, output, wrt, key):
-    """d(output)/d(wrt) from `autograd.grad` while the graph is alive, else from the replayed graph."""
-    if not any(node.released for node in graph.nodes):
-        return grad(output, wrt, retain_graph=True)[0].data, False
-    if type(key) is tuple:
-        grads = replay.grads.get(key[0])
-        return (None if grads is None else grads[key[1]]), True
-    return replay.leaf_grads.get(key), True
+def _autograd_gradient(replay, key):
+    """d(output)/d(wrt) as the engine's backward computed it (None when the graph was freed)."""
+    if isinstance(key[0], AccumulateGrad):
+        return replay.leaf_grads.get(key)
+    grads = replay.grads.get(key[0])
+    return None if grads is None else grads[key[1]]
 
 
 def _central_difference(graph, key, base, eps):
@@ -346,11 +348,7 @@ def _central_difference(graph, key, base, eps):
     base = np.asarray(base, np.float64)
 
     def f(value):
-        replay = Replay(graph, np.float64, {key: value}, record=False)
-        out = replay.value(graph.root_key)
-        if out is None:
-            raise RuntimeError(next(iter(replay.failed.values()), "the graph could not be replayed"))
-        return float(np.asarray(out).reshape(()))
+        return forward_again(graph, key, value)
 
     if base.size <= 64:
         numeric = np.zeros(base.shape)
@@ -365,14 +363,15 @@ def _central_difference(graph, key, base, eps):
 
 def _result(report, graph, replay, output, wrt, key, target, eps):
     report._add("head", "result")
-    gradient, replayed = _autograd_gradient(graph, replay, output, wrt, key)
+    gradient = _autograd_gradient(replay, key)
     report.gradient = None if gradient is None else np.asarray(gradient)
+    base = replay.value(key)
     try:
-        report.numeric, direction = _central_difference(graph, key, replay.value(key), eps)
+        report.numeric, direction = (None, None) if base is None else _central_difference(graph, key, base, eps)
     except Exception as error:  # a Function that cannot run again: say so instead of a number
         report.numeric = direction = None
         report._add("note", f"central difference unavailable: {error}")
-    source = "autograd (graph freed by backward, so replayed)" if replayed else "autograd"
+    source = "autograd"
     numeric = report.numeric
     if report.gradient is None:
         report._add("note", "no gradient reached it")
@@ -402,7 +401,7 @@ def trace_backward(loss, params=None):
     graph = Graph(loss)
     if loss.data.size != 1:
         raise ValueError(f"trace_backward: the loss must have one element, got shape {loss.shape}")
-    replay = Replay(graph)
+    replay = Capture(graph, leaf_names(graph, params))
     replay.backward()
     names = _Names(graph, params, "L", replay)
     report = BackwardTrace()

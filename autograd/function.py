@@ -1,12 +1,11 @@
 """Function: the one mechanism behind every primitive and every user extension.
 
 A Function subclass defines `forward(ctx, *arrays)` on NumPy arrays and
-`backward(ctx, *grads)` on Tensors (its vector-Jacobian product, VJP). `apply`
-runs the forward and, when an input requires grad, turns `ctx` into a node of
-the backward graph: it keeps the edges to the inputs' nodes (or the leaf
-tensors themselves), the inputs' shapes, the scope it was created in and what
-`save_for_backward` asked for. Because VJPs use Tensor operations, running them
-with grad mode on (`create_graph=True`) records a graph of the backward pass.
+`backward(ctx, *grads)` on Tensors (its vector-Jacobian product, VJP). `apply` runs
+the forward and, when an input requires grad and grad mode is on, makes `ctx` a node
+of the backward graph (`graph.Node`: its input edges, metadata, the forward's outputs,
+what `save_for_backward` asked for, its scope). Because VJPs use Tensor operations,
+running them with grad mode on (`create_graph=True`) records a graph of the backward pass.
 """
 import os
 import traceback
@@ -14,9 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import grad_mode
-
-_state = grad_mode._state
+from .graph import Node, VersionCounter
+from .grad_mode import state
+from .tensor import Tensor
 
 #: Every built-in primitive by name: the table of derivative rules (see `autograd.ops`).
 PRIMITIVES = {}
@@ -42,14 +41,16 @@ def primitive(cls):
     return cls
 
 
-# A saved input that needs a gradient, or a saved output, is kept as a plain tuple
-# (SAVED_INPUT or SAVED_OUTPUT, position, array) and rebuilt as a Tensor on unpack: the
-# garbage collector stops tracking such tuples, which keeps deep graphs cheap to build.
-SAVED_INPUT = "input"
-SAVED_OUTPUT = "output"
+class SavedOutput(NamedTuple):
+    """In `node.saved`: output `index` of the node itself (its array is in `node.outputs`)."""
+
+    index: int
 
 
-class Function:
+_SAVED_OUTPUTS = tuple(SavedOutput(i) for i in range(8))
+
+
+class Function(Node):
     """Base class of graph nodes. Subclass it and call `MyFunction.apply(*inputs)`.
 
     Example (a user extension)::
@@ -63,16 +64,14 @@ class Function:
             def backward(ctx, g):
                 x, = ctx.saved_tensors
                 return g * 3 * x ** 2
+
+    Set `view = True` on a primitive whose output may share the input's memory (reshape,
+    transpose, slicing): the output then shares the input's version counter.
     """
 
-    name = None
     formula = None
     differentiable = True
-
-    _to_save = ()  # what forward passed to save_for_backward (an instance attribute once set)
-    pre_hooks = None  # [(output index, fn)] once register_prehook is called
-    released = False
-    trace = None  # the creating line, under detect_anomaly
+    view = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -89,86 +88,85 @@ class Function:
         raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
 
     # -- context API used inside forward/backward ------------------------------------
-    def save_for_backward(self, *arrays):
+    def save_for_backward(self, *values):
         """Keep inputs, outputs or other arrays for the VJP; read them back with `saved_tensors`."""
-        self._to_save = arrays
+        self.saved = values
 
     @property
     def saved_tensors(self):
-        """The saved values as Tensors (inputs keep their graph, so VJPs stay differentiable)."""
+        """The saved values as Tensors (inputs keep their graph, so VJPs stay differentiable).
+
+        Raises when a saved tensor was written in place since (through any view or alias).
+        """
         if self.released:
             raise RuntimeError(
                 f"{self!r}: trying to backward through the graph a second time; its saved values "
                 "were freed after the first backward. Pass retain_graph=True to the first backward "
                 "if you need to run it again."
             )
-        return tuple([self._unpack(item, version) for item, version in zip(self._saved, self._saved_versions)])
+        return tuple([self._unpack(item, version) for item, version in zip(self.saved, self.saved_versions)])
 
     def _unpack(self, item, version):
-        if type(item) is tuple:  # (SAVED_INPUT | SAVED_OUTPUT, position, array)
-            kind, index, array = item
-            if kind == SAVED_OUTPUT:
-                return _wrap(array, self, index)
-            edge = self._next[index]
-            if isinstance(edge, Tensor):  # a leaf: the Tensor itself, unless written in place since
-                item = edge
-            else:  # a non-leaf input: the same graph position (in-place writes to it are refused)
-                return _wrap(array, *((edge, 0) if isinstance(edge, Function) else edge))
-        if not isinstance(item, Tensor):
-            return _wrap(item)
-        if item._version != version:
-            raise RuntimeError(
-                f"{self!r}: a tensor of shape {item.shape} saved for backward was modified "
-                f"in place (version {version} when saved, now {item._version}). Use an "
-                "out-of-place operation (y = y + 1) instead of an in-place one."
-            )
-        return item
+        if isinstance(item, Tensor):
+            if item._version != version:
+                self._modified(item.shape, version, item._version)
+            return item
+        if isinstance(item, SavedOutput):
+            counters = self.out_counters
+            counter = counters[item.index] if counters is not None else None
+            if counter is not None and counter.value != version:
+                self._modified(self.out_meta[item.index][0], version, counter.value)
+            out = Tensor._wrap(self.outputs[item.index], self, item.index)
+            out._vc = counter
+            return out
+        return Tensor._wrap(item)
 
-    # -- graph bookkeeping -----------------------------------------------------------
-    @property
-    def next(self):
-        """For each input: (node, output index), the leaf Tensor, or None when it needs no grad."""
-        return tuple([(e, 0) if isinstance(e, Function) else e for e in self._next])
-
-    next_functions = next
-
-    def register_prehook(self, index, fn):
-        """Call fn(grad) on the total gradient of output `index` before this node's backward."""
-        if self.pre_hooks is None:
-            self.pre_hooks = []
-        self.pre_hooks.append((index, fn))
-
-    def release(self):
-        """Free what was saved for backward; a later backward through this node raises."""
-        self._saved = None
-        self.released = True
+    def _modified(self, shape, then, now):
+        raise RuntimeError(
+            f"{self!r}: a tensor of shape {shape} saved for backward was modified in place "
+            f"(version {then} when saved, now {now}), through it or a view or .detach() of it. "
+            "Use an out-of-place operation (y = y + 1), or clone it before writing."
+        )
 
     def saved_items(self):
         """What this node keeps for its VJP: (kind, position, shape) with kind 'input' (position =
         the input's index, None if unknown), 'output' (the output's index) or 'value' (anything else)."""
-        for item in self._saved or ():
-            if type(item) is tuple:
-                yield item[0], item[1], item[2].shape
-            elif isinstance(item, Tensor):  # an input without gradient, kept with its version
-                yield "input", next((i for i, value in self.constants if value is item.data), None), item.shape
+        used = set()
+        for item in self.saved or ():
+            if isinstance(item, Tensor):
+                index = self._input_index(item, used)
+                used.add(index)
+                yield "input", index, item.shape
+            elif isinstance(item, SavedOutput):
+                yield "output", item.index, self.out_meta[item.index][0]
             else:
                 yield "value", None, np.shape(item)
+
+    def _input_index(self, tensor, used):
+        """Which input `tensor` was (the first one not in `used`: in x·x, x is both)."""
+        place = tensor._node if tensor._node is not None else tensor._accumulator
+        for i, (node, slot) in enumerate(zip(self.inputs, self.input_slots)):
+            if i not in used and node is not None and node is place and slot == tensor._out_idx:
+                return i
+        return next((i for i, value in self.constants if value is tensor.data and i not in used), None)
 
     @property
     def saved_nbytes(self):
         """Bytes of arrays this node keeps alive for its VJP."""
         total = 0
-        for item in self._saved or ():
+        for item in self.saved or ():
             if isinstance(item, Tensor):
                 total += item.data.nbytes
-            elif type(item) is tuple:
-                total += item[2].nbytes
+            elif isinstance(item, SavedOutput):
+                total += self.outputs[item.index].nbytes
             else:
                 total += np.asarray(item).nbytes
         return total
 
-    def __repr__(self):
-        return f"<{type(self).__name__}Backward>"
+    @property
+    def trace(self):
+        """The user's line that created this node (recorded under detect_anomaly), else None."""
+        return self.site
 
     # -- running a Function ----------------------------------------------------------
     @classmethod
@@ -184,24 +182,35 @@ class Function:
                     record = True
             else:
                 arrays.append(a)
-        if record and _state["grad_enabled"] and cls.differentiable:
+        if record and state.grad_enabled and cls.differentiable:
             _link(ctx, args, kwargs)
             return _record(ctx, cls.forward(ctx, *arrays, **kwargs), args, arrays)
-        ctx.needs_input_grad = (False,) * len(args)
+        ctx.needs_input_grad = _no_grad_needed(len(args))
         out = cls.forward(ctx, *arrays, **kwargs)
-        if not isinstance(out, tuple) and not _state["anomaly"]:
-            return _wrap(out)  # _wrap also turns NumPy scalars (what 0-d math returns) into arrays
-        outs, single = _outputs(cls, out)
-        return _wrap(outs[0]) if single else tuple([_wrap(o) for o in outs])
+        if type(out) is not tuple and not state.anomaly:
+            result = _wrap(out)
+            if cls.view:
+                _share_version(result, args[0], None)
+            return result
+        outs = _outputs(cls, out)
+        results = tuple([_wrap(o) for o in outs])
+        return results[0] if type(out) is not tuple else results
+
+
+def _no_grad_needed(n, _cache={}):
+    flags = _cache.get(n)
+    if flags is None:
+        flags = _cache[n] = (False,) * n
+    return flags
 
 
 def _outputs(cls, out):
     """forward's result as a tuple of arrays (checked for NaN/inf under detect_anomaly)."""
-    single = not isinstance(out, tuple)
-    outs = tuple([o.data if isinstance(o, Tensor) else np.asarray(o) for o in ((out,) if single else out)])
-    if _state["anomaly"]:
+    outs = tuple([o.data if isinstance(o, Tensor) else np.asarray(o)
+                  for o in (out if type(out) is tuple else (out,))])
+    if state.anomaly:
         _check_finite_forward(cls, outs)
-    return outs, single
+    return outs
 
 
 _NO_OPTIONS = {}
@@ -217,79 +226,104 @@ def _shared(value):
 
 
 def _link(ctx, args, kwargs):
-    """Make ctx a node: per input its (shape, dtype), whether it needs a gradient and where that goes.
-
-    The inputs without a gradient (`constants`, as (position, value)) and the keyword options are
-    kept too: with the edges they are enough to run the forward again (viz, explain).
-    """
+    """Make ctx a node, before its forward runs: input edges, metadata, scope (needs_input_grad too)."""
+    inputs = []
+    slots = []
     meta = []
-    edges = []
-    needs = []
+    versions = []
     constants = []
-    for a in args:
+    for i, a in enumerate(args):
         if isinstance(a, Tensor):
             data = a.data
             meta.append((data.shape, data.dtype))
-            if a._requires_grad:
-                node = a._node  # stored bare when it is output 0 (one object fewer per edge)
-                edges.append(a if node is None else node if a._out_idx == 0 else (node, a._out_idx))
-                needs.append(True)
+            node = a._node
+            if node is None:
+                versions.append(a._version)
+                if a._requires_grad:
+                    inputs.append(a._grad_accumulator())
+                    slots.append(0)
+                    continue
+                constants.append((i, data))
+            else:
+                versions.append(None)
+                inputs.append(node)
+                slots.append(a._out_idx)
                 continue
-            constants.append((len(edges), data))
         else:
             meta.append(None)
-            constants.append((len(edges), a))
-        edges.append(None)
-        needs.append(False)
+            versions.append(None)
+            constants.append((i, a))
+        inputs.append(None)
+        slots.append(0)
+    ctx.inputs = tuple(inputs)
+    ctx.input_slots = _shared(tuple(slots))
+    ctx.in_meta = _shared(tuple(meta))
+    ctx.in_versions = _shared(tuple(versions))
+    ctx.needs_input_grad = _shared(tuple([node is not None for node in inputs]))
     ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
     ctx.options = kwargs or _NO_OPTIONS
-    ctx.in_meta = _shared(tuple(meta))
-    ctx._next = tuple(edges)
-    ctx.needs_input_grad = _shared(tuple(needs))
-    ctx.scope = _state["scope"]
-    if _state["anomaly"]:
-        ctx.trace = _creation_site()
+    ctx.scope = state.scope
+    ctx.site = _creation_site() if state.anomaly else None
+    ctx.pre_hooks = ctx.out_counters = None
+    ctx.released = False
+    ctx.saved = ()
 
 
 def _record(ctx, out, args, arrays):
-    """Wrap forward's outputs as Tensors made by ctx and resolve what it saved."""
-    if not isinstance(out, tuple) and not _state["anomaly"]:
+    """After the forward: keep its outputs, resolve what it saved, wrap the outputs as ctx's."""
+    if type(out) is not tuple and not state.anomaly:
         returned = (out,)
         outs = returned if type(out) is np.ndarray else (np.asarray(out),)
-        ctx.n_outputs = 1
         ctx.out_meta = _shared(((outs[0].shape, outs[0].dtype),))
     else:
-        returned = out if isinstance(out, tuple) else (out,)
-        outs, _ = _outputs(type(ctx), out)
-        ctx.n_outputs = len(outs)
-        ctx.out_meta = tuple([(o.shape, o.dtype) for o in outs])
-    to_save = ctx._to_save
-    if to_save:
-        ctx._to_save = ()
-        saved = []
-        versions = []
-        for item in to_save:
-            version = None
-            if not isinstance(item, Tensor):
-                index = _input_position(item, args, arrays, saved)  # most often an input's own array
-                if index is None:
-                    item = _saved_output(item, returned, outs)
-                elif args[index]._requires_grad:
-                    version = args[index]._version if args[index]._node is None else None
-                    item = (SAVED_INPUT, index, item)
-                else:
-                    item = args[index]
-            if isinstance(item, Tensor):
-                version = item._version
-            saved.append(item)
-            versions.append(version)
-        ctx._saved = tuple(saved)
-        ctx._saved_versions = _shared(tuple(versions))
+        returned = out if type(out) is tuple else (out,)
+        outs = _outputs(type(ctx), out)
+        ctx.out_meta = _shared(tuple([(o.shape, o.dtype) for o in outs]))
+    ctx.outputs = outs
+    results = [_wrap(o, ctx, i) for i, o in enumerate(outs)]
+    if type(ctx).view:
+        _share_version(results[0], args[0], ctx)
+    if ctx.saved:
+        _resolve_saved(ctx, args, arrays, returned)
     else:
-        ctx._saved = ctx._saved_versions = ()
-    if len(outs) == 1 and not isinstance(out, tuple):
-        return _wrap(outs[0], ctx, 0)
-    return tuple([_wrap(o, ctx, i) for i, o in enumerate(outs)])
+        ctx.saved_versions = ()
+    return results[0] if type(out) is not tuple else tuple(results)
+
+
+def _share_version(out, source, node):
+    """A view's output shares its source's version counter (when they share memory)."""
+    if isinstance(source, Tensor) and np.may_share_memory(out.data, source.data):
+        counter = source._version_counter()
+        out._vc = counter
+        if node is not None:
+            node.out_counters = [counter] + [None] * (len(node.out_meta) - 1)
+
+
+def _resolve_saved(ctx, args, arrays, returned):
+    """Turn what forward saved into node.saved: input Tensors, SavedOutput markers, other values;
+    and node.saved_versions, each one's version at this moment."""
+    saved = []
+    versions = []
+    for item in ctx.saved:
+        if isinstance(item, Tensor):
+            saved.append(item)
+            versions.append(item._version)
+            continue
+        index = _input_position(item, args, arrays, saved)  # most often an input's own array
+        if index is not None:
+            saved.append(args[index])
+            versions.append(args[index]._version)
+            continue
+        slot = _output_position(item, returned, ctx.outputs)
+        if slot is not None:
+            saved.append(_SAVED_OUTPUTS[slot] if slot < len(_SAVED_OUTPUTS) else SavedOutput(slot))
+            counters = ctx.out_counters
+            versions.append(counters[slot].value if counters is not None and counters[slot] is not None else 0)
+            continue
+        saved.append(item)
+        versions.append(None)
+    ctx.saved = tuple(saved)
+    ctx.saved_versions = _shared(tuple(versions))
 
 
 def _input_position(item, args, arrays, saved):
@@ -299,21 +333,18 @@ def _input_position(item, args, arrays, saved):
         if item is array and isinstance(args[i], Tensor):
             if position is None:
                 position = i
-            elif any(type(entry) is tuple and entry[:2] == (SAVED_INPUT, position) for entry in saved):
+            elif any(entry is args[position] for entry in saved):
                 return i
     return position
 
 
-def _saved_output(item, returned, outs):
-    """An array passed to save_for_backward that is not an input: an output slot, or a constant.
-
-    `returned` is what forward returned, `outs` the same as arrays: on 0-d inputs NumPy
-    returns scalars (np.exp(a) is an np.float64), which become new array objects in `outs`.
-    """
+def _output_position(item, returned, outs):
+    """Which output slot `item` is, or None. `returned` is what forward returned, `outs` the same
+    as arrays: on 0-d inputs NumPy returns scalars, which become new array objects in `outs`."""
     for index, (raw, out) in enumerate(zip(returned, outs)):
         if item is raw or item is out:
-            return (SAVED_OUTPUT, index, out)
-    return item
+            return index
+    return None
 
 
 _PACKAGES = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name, "")
@@ -328,12 +359,6 @@ def _creation_site():
     return None
 
 
-from .tensor import Tensor  # noqa: E402  (tensor.py imports the ops, which import this module)
-
-_wrap = Tensor._wrap
-_new = object.__new__
-
-
 def _check_finite_forward(cls, outs):
     for o in outs:
         if o.dtype.kind == "f" and not np.all(np.isfinite(o)):
@@ -341,3 +366,7 @@ def _check_finite_forward(cls, outs):
                 f"detect_anomaly: forward of '{cls.name}' produced NaN/inf "
                 f"(output shape {o.shape}) at {_creation_site()}"
             )
+
+
+_wrap = Tensor._wrap
+_new = object.__new__

@@ -1,17 +1,20 @@
 """Tensor: an ndarray with a gradient and the node that made it.
 
-Operators delegate to the primitives in `autograd.ops`; methods take NumPy's
-`axis`/`keepdims` and PyTorch's `dim`/`keepdim`.
+Operators and methods delegate to the primitives in `autograd.ops`; methods take NumPy's
+`axis`/`keepdims` and PyTorch's `dim`/`keepdim`. In-place writes (`+=`, `add_`, `copy_`,
+`t[i] = v`) bump the version counter that the tensor shares with its views, so a graph
+that saved the old value refuses to use it.
 """
+import contextlib
 import numbers
 import weakref
 
 import numpy as np
 
-from . import grad_mode
+from . import ops as _ops  # the package imports `ops` before this module (ops -> function -> tensor)
 from .dtypes import get_default_dtype, is_float
-
-_state = grad_mode._state
+from .graph import AccumulateGrad, VersionCounter
+from .grad_mode import state
 
 
 def _as_array(data, dtype=None):
@@ -36,11 +39,15 @@ def _axis(axis, dim):
     return dim if axis is None else axis
 
 
+def _keep(keepdims, keepdim):
+    return keepdims if keepdim is None else keepdim
+
+
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_out_idx", "name",
-                 "_version", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_out_idx", "name", "_vc", "_accumulator",
+                 "__weakref__")
     __array_priority__ = 1000
     __array_ufunc__ = None  # make ndarray ⊕ Tensor defer to Tensor's reflected operators
     __hash__ = object.__hash__
@@ -52,8 +59,8 @@ class Tensor:
         self._node = None
         self._out_idx = 0
         self.name = name
-        self._version = 0
-        self._hooks = None
+        self._vc = None  # the version counter, made when first needed (a write, a view, a save)
+        self._accumulator = None
         if requires_grad:
             self.requires_grad = True
 
@@ -67,9 +74,31 @@ class Tensor:
         t._node = node
         t._out_idx = index
         t.name = None
-        t._version = 0
-        t._hooks = None
+        t._vc = None
+        t._accumulator = None
         return t
+
+    # -- versions and graph positions ----------------------------------------------------
+    @property
+    def _version(self):
+        """How many in-place writes this tensor's memory has seen (through it or any alias)."""
+        counter = self._vc
+        if counter is None and self._node is not None and self._node.out_counters is not None:
+            counter = self._vc = self._node.out_counters[self._out_idx]
+        return 0 if counter is None else counter.value
+
+    def _version_counter(self):
+        """The counter shared with every alias of this memory (made when first asked for)."""
+        if self._vc is None:
+            node = self._node
+            self._vc = VersionCounter() if node is None else node.output_counter(self._out_idx)
+        return self._vc
+
+    def _grad_accumulator(self):
+        """The AccumulateGrad node of a leaf that requires grad (one for the leaf's lifetime)."""
+        if self._accumulator is None:
+            self._accumulator = AccumulateGrad(self)
+        return self._accumulator
 
     # -- attributes ------------------------------------------------------------------
     @property
@@ -123,8 +152,13 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def numpy(self):
-        """The underlying ndarray (shared, not copied)."""
-        return self.data
+        """The underlying ndarray, shared; read-only when the tensor requires grad (write with
+        in-place ops under `no_grad()`, which the version counter sees)."""
+        if not self._requires_grad:
+            return self.data
+        view = self.data.view()
+        view.flags.writeable = False
+        return view
 
     def item(self):
         if self.data.size != 1:
@@ -163,8 +197,15 @@ class Tensor:
 
     # -- graph -----------------------------------------------------------------------
     def detach(self):
-        """A new leaf sharing this tensor's data, outside any graph."""
-        return Tensor._wrap(self.data)
+        """A new leaf sharing this tensor's data and its version counter, outside any graph:
+        writing to it in place is caught by a backward that saved this tensor."""
+        out = Tensor._wrap(self.data)
+        out._vc = self._version_counter()
+        return out
+
+    def clone(self):
+        """A copy with its own memory; gradients flow back to this tensor."""
+        return _ops.mul(self, 1) if self._requires_grad else Tensor._wrap(self.data.copy())
 
     def backward(self, gradient=None, retain_graph=False, create_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`."""
@@ -173,15 +214,12 @@ class Tensor:
         backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
 
     def register_hook(self, fn):
-        """Call fn(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
+        """Call fn(grad) when this tensor's total gradient is known; a returned tensor replaces it
+        (it must keep the gradient's shape and stay floating point)."""
         if not self._requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad")
-        if self._node is None:
-            if self._hooks is None:
-                self._hooks = []
-            self._hooks.append(fn)
-        else:
-            self._node.register_prehook(self._out_idx, fn)
+        node = self._grad_accumulator() if self._node is None else self._node
+        node.register_prehook(self._out_idx, fn)
         return fn
 
     def retain_grad(self):
@@ -202,7 +240,8 @@ class Tensor:
 
     # -- in-place writes (version counted, so a saved tensor changed later is caught) ---
     def _check_inplace(self, op):
-        if self._requires_grad and self._node is None and _state["grad_enabled"]:
+        """Refuse writes that would corrupt a graph; count the others on the shared version."""
+        if self._requires_grad and self._node is None and state.grad_enabled:
             raise RuntimeError(
                 f"{op}: a leaf tensor that requires grad cannot be modified in place while "
                 "recording; wrap the update in `with no_grad():`"
@@ -210,19 +249,26 @@ class Tensor:
         if self._node is not None:  # even under no_grad: its node may have saved it for backward
             raise RuntimeError(
                 f"{op}: in-place change of a tensor made by {self._node!r}, which is part of a graph "
-                "(its value may be saved for backward); use an out-of-place operation (y = y + 1) "
-                "or change a .detach()ed copy"
+                "(its value may be saved for backward); use an out-of-place operation (y = y + 1)"
             )
-        self._version += 1
+        self._version_counter().value += 1
 
     def __setitem__(self, index, value):
-        if isinstance(value, Tensor) and value._requires_grad and _state["grad_enabled"]:
+        if isinstance(value, Tensor) and value._requires_grad and state.grad_enabled:
             raise RuntimeError(
                 "__setitem__: writing a tensor that requires grad into another tensor would drop its "
                 "gradient; build the result out of place (ag.where, ag.concatenate, ag.index_add)"
             )
         self._check_inplace("__setitem__")
         self.data[_index_key(index)] = value.data if isinstance(value, Tensor) else value
+
+    @contextlib.contextmanager
+    def in_place(self, op="in-place write"):
+        """`with t.in_place() as array:` write `array` (this tensor's memory) with NumPy; the write is
+        counted on the version this tensor shares with its views (optimizers and init use it).
+        Refused, like every in-place op, on a tensor made by an op or a recording leaf that requires grad."""
+        self._check_inplace(op)
+        yield self.data
 
     def _inplace(self, op, value):
         self._check_inplace(op)
@@ -245,8 +291,14 @@ class Tensor:
     def add_(self, other, alpha=1):
         return self._inplace("add", other * alpha if alpha != 1 else other)
 
+    def sub_(self, other, alpha=1):
+        return self._inplace("subtract", other * alpha if alpha != 1 else other)
+
     def mul_(self, other):
         return self._inplace("multiply", other)
+
+    def div_(self, other):
+        return self._inplace("true_divide", other)
 
     def zero_(self):
         return self.fill_(0)
@@ -268,11 +320,157 @@ class Tensor:
         self.data[...] = src
         return self
 
+    # -- arithmetic: each operator is one primitive of `autograd.ops` ---------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, as_tensor(other, like=self))
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(as_tensor(other, like=self), self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    add = __add__
+    sub = __sub__
+    mul = __mul__
+    div = __truediv__
+    pow = __pow__
+    matmul = __matmul__
+    neg = __neg__
+    abs = __abs__
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def tanh(self):
+        return _ops.tanh(self)
+
+    def sigmoid(self):
+        return _ops.sigmoid(self)
+
+    def relu(self):
+        return _ops.relu(self)
+
+    def maximum(self, other):
+        return _ops.maximum(self, other)
+
+    def minimum(self, other):
+        return _ops.minimum(self, other)
+
+    def clip(self, lo=None, hi=None):
+        return _ops.clip(self, lo, hi)
+
+    clamp = clip
+
+    # -- reductions: NumPy's axis/keepdims or PyTorch's dim/keepdim ---------------------
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Σ over `axis` (int, tuple or None for all)."""
+        return _ops.sum(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.mean(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Largest value; ties share the gradient evenly."""
+        return _ops.max(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Smallest value; ties share the gradient evenly."""
+        return _ops.min(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None):
+        """Variance; ddof=0 (NumPy's default) unless `ddof`, `unbiased` or `correction` say otherwise."""
+        if unbiased is not None:
+            ddof = int(unbiased)
+        if correction is not None:
+            ddof = correction
+        return _ops.var(self, _axis(axis, dim), ddof, _keep(keepdims, keepdim))
+
+    def std(self, *args, **kwargs):
+        """√var, with var's arguments."""
+        return _ops.sqrt(self.var(*args, **kwargs))
+
+    # -- shape -----------------------------------------------------------------------
+    def reshape(self, *shape):
+        return _ops.reshape(self, *shape)
+
+    view = reshape
+
+    def permute(self, *axes):
+        return _ops.permute(self, *axes)
+
+    def transpose(self, axis0=None, axis1=None):
+        return _ops.transpose(self, axis0, axis1)
+
+    def swapaxes(self, axis0, axis1):
+        return _ops.swapaxes(self, axis0, axis1)
+
+    def broadcast_to(self, *shape):
+        return _ops.broadcast_to(self, *shape)
+
+    def expand(self, *shape):
+        return _ops.expand(self, *shape)
+
+    def sum_to(self, shape):
+        return _ops.sum_to(self, shape)
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return _ops.unsqueeze(self, axis)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def pad(self, pad_width, value=0.0):
+        return _ops.pad(self, pad_width, value)
+
     # -- dtype -----------------------------------------------------------------------
     def to(self, dtype):
-        from .ops import cast
-
-        return cast(self, dtype)
+        return _ops.cast(self, dtype)
 
     astype = to
 
@@ -330,58 +528,3 @@ def as_tensor(x, like=None):
     if isinstance(x, np.ndarray):
         return Tensor._wrap(x)
     return Tensor(x)
-
-
-# -- operators and methods: each one delegates to a primitive in autograd.ops -----------
-from . import ops as _ops  # noqa: E402  (ops needs Tensor defined first)
-
-
-def _reflected(op):
-    return lambda self, other: op(other, self)
-
-
-def _reduction(op):
-    def method(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return op(self, _axis(axis, dim), keepdims if keepdim is None else keepdim)
-
-    method.__name__ = op.__name__
-    method.__doc__ = op.__doc__
-    return method
-
-
-def _var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None):
-    if unbiased is not None:
-        ddof = int(unbiased)
-    if correction is not None:
-        ddof = correction
-    return _ops.var(self, _axis(axis, dim), ddof, keepdims if keepdim is None else keepdim)
-
-
-def _std(self, *args, **kwargs):
-    return _ops.sqrt(_var(self, *args, **kwargs))
-
-
-_methods = {
-    "__add__": _ops.add, "__radd__": _reflected(_ops.add),
-    "__sub__": _ops.sub, "__rsub__": _reflected(_ops.sub),
-    "__mul__": _ops.mul, "__rmul__": _reflected(_ops.mul),
-    "__truediv__": _ops.div, "__rtruediv__": _reflected(_ops.div),
-    "__pow__": _ops.pow, "__rpow__": _reflected(_ops.pow),
-    "__matmul__": lambda self, other: _ops.matmul(self, as_tensor(other, like=self)),
-    "__rmatmul__": lambda self, other: _ops.matmul(as_tensor(other, like=self), self),
-    "__neg__": _ops.neg, "__abs__": _ops.abs,
-    "__getitem__": _ops.getitem,
-    "add": _ops.add, "sub": _ops.sub, "mul": _ops.mul, "div": _ops.div, "pow": _ops.pow,
-    "matmul": _ops.matmul, "neg": _ops.neg, "exp": _ops.exp, "log": _ops.log, "sqrt": _ops.sqrt,
-    "abs": _ops.abs, "tanh": _ops.tanh, "sigmoid": _ops.sigmoid, "relu": _ops.relu,
-    "maximum": _ops.maximum, "minimum": _ops.minimum, "clip": _ops.clip, "clamp": _ops.clip,
-    "sum": _reduction(_ops.sum), "mean": _reduction(_ops.mean),
-    "max": _reduction(_ops.max), "min": _reduction(_ops.min), "var": _var, "std": _std,
-    "reshape": _ops.reshape, "view": _ops.reshape, "permute": _ops.permute, "transpose": _ops.transpose,
-    "swapaxes": _ops.swapaxes, "broadcast_to": _ops.broadcast_to, "expand": _ops.expand,
-    "sum_to": _ops.sum_to, "squeeze": _ops.squeeze, "unsqueeze": _ops.unsqueeze,
-    "flatten": _ops.flatten, "pad": _ops.pad,
-}
-for _name, _fn in _methods.items():
-    setattr(Tensor, _name, _fn)
-del _name, _fn

@@ -15,11 +15,13 @@ the chain rule `upstream · local → downstream`; where broadcasting is undone 
 contributions. Scopes (`features.0 (Conv2d)`, `conv2d`) become nested clusters; `collapse`
 draws composites as one box each and `max_nodes` collapses the deepest scopes first.
 
-Values and gradients come from replaying the graph (see `autograd/_replay.py`): the recorded
-Functions run again on the leaves' current values and their VJPs send d(root)/d(root) = 1
-back. Pictures therefore work before and after `backward()` (which frees saved values), show
-the gradient of this root rather than whatever `.grad` accumulated, never change a `.grad`,
-and do not run tensor hooks. Gradients need a root with one element.
+Values are the ones the forward computed (each node keeps its outputs until backward frees
+the graph) and gradients the ones the engine's backward computes: drawing runs one backward
+pass with an observer (`autograd/_capture.py`) that keeps the graph, never changes a `.grad`
+and runs no tensor hook. So draw before `backward()`, or after `backward(retain_graph=True)`;
+after a plain `backward()` the picture shows the structure and says the numbers were freed.
+A graph whose leaves changed since it was built (an optimizer step) is refused, never drawn
+with recomputed numbers. Gradients need a root with one element.
 
 Rendering uses Graphviz's `dot` when it is on PATH, else the `dot`-compatible binary of the
 `graphviz-pure` wheel; `renderer()` says which, or how to get one.
@@ -35,10 +37,11 @@ import shutil
 import graphviz
 import numpy as np
 
+from ._capture import Capture
 from ._graph_walk import (BACKWARD_SCOPE, Graph, broadcast_axes, in_gradient_part, is_module_scope, key_of,
                           leaf_names, number, shape_text)
 from ._hints import stability_hints
-from ._replay import Replay
+from .graph import AccumulateGrad
 
 __all__ = ["draw", "dot", "frames", "renderer", "Drawing"]
 
@@ -237,7 +240,8 @@ class _Scene:
         self.show_values, self.show_grads, self.show_saved = show_values, show_grads, show_saved
         self.group_scopes, self.color_by, self.rankdir, self.numbering = group_scopes, color_by, rankdir, numbering
         self.notes = []
-        self.replay = Replay(graph) if (show_values or show_grads or color_by or check or chain_rule) else None
+        self.replay = Capture(graph, self.names) if (show_values or show_grads or color_by or check or chain_rule) \
+            else None
         self.has_grads = self.replay is not None and self.replay.backward()
         if self.replay is not None:
             self._note_replay()
@@ -254,7 +258,7 @@ class _Scene:
     def _note_replay(self):
         replay = self.replay
         self.notes += replay.problems()
-        if not self.has_grads and self.show_grads and not replay.failed:
+        if not self.has_grads and self.show_grads and not replay.freed:
             self.notes.append(f"no gradients shown: the output has shape {self.graph.root.shape}, "
                               "not a single element")
 
@@ -299,7 +303,7 @@ class _Scene:
                 self.notes.append(f"max_nodes={max_nodes}: still {count} boxes after collapsing every scope "
                                   f"(from {before}); the rest of the graph has no scopes to collapse")
         self.units = []
-        self.unit_of = {}  # node or id(leaf) -> unit
+        self.unit_of = {}  # node or a leaf's graph position -> unit
         boxes = {}
         for node in graph.nodes:
             key = keys[node]
@@ -316,7 +320,7 @@ class _Scene:
         for i, leaf in enumerate(graph.leaves):
             unit = _Unit(f"l{i + 1}", "leaf", leaf=leaf)
             self.units.append(unit)
-            self.unit_of[id(leaf)] = unit
+            self.unit_of[key_of(leaf)] = unit
         box_scopes = {unit.scope for unit in boxes.values()}
         for unit in self.units:
             unit.path = self._cluster_path(unit, box_scopes) if self.group_scopes else ()
@@ -327,7 +331,7 @@ class _Scene:
         if unit.kind == "box":
             return unit.scope[:-1]
         # a leaf sits in the deepest module scope shared by everything that uses it
-        scopes = [self.unit_of[edge.node].scope for edge in self.graph.consumers.get(id(unit.leaf), ())]
+        scopes = [self.unit_of[edge.node].scope for edge in self.graph.consumers.get(key_of(unit.leaf), ())]
         if not scopes:
             return ()
         common = scopes[0]
@@ -348,26 +352,30 @@ class _Scene:
         self.lit_units, self.lit_edges = set(), set()
         if tensor is None:
             return
-        key = key_of(tensor)
-        known = key in self.unit_of if type(key) is not tuple else key[0] in self.unit_of
-        if not known:
+        unit = self._unit_at(key_of(tensor)) if tensor.requires_grad else None
+        if unit is None:
             raise ValueError(f"highlight: the tensor of shape {tensor.shape} is not part of this graph")
+        key = key_of(tensor)
         reach = self.graph.reaching(key)
         self.lit_units = {self.unit_of[node] for node in reach}
-        self.lit_units.add(self.unit_of[key if type(key) is not tuple else key[0]])
+        self.lit_units.add(unit)
         self.lit_edges = {edge for edge in self.graph.edges if self.graph.on_path(edge, key, reach)}
+
+    def _unit_at(self, key):
+        """The box drawing a graph position: the leaf's, or the one holding the node (None if absent)."""
+        return self.unit_of.get(key if isinstance(key[0], AccumulateGrad) else key[0])
 
     # -- per-unit facts ----------------------------------------------------------------------
     def _grad_of(self, key, step=None):
-        """Gradient of the root w.r.t. a leaf id or (node, slot); before `step` ran, only what arrived so far."""
+        """Gradient of the root at a graph position; before `step` ran, only what arrived so far."""
         if not self.has_grads:
             return None, True
         replay = self.replay
         if step is None or key == self.graph.root_key:
-            if type(key) is tuple:
-                grads = replay.grads.get(key[0])
-                return (None if grads is None else grads[key[1]]), True
-            return replay.leaf_grads.get(key), True
+            if isinstance(key[0], AccumulateGrad):
+                return replay.leaf_grads.get(key), True
+            grads = replay.grads.get(key[0])
+            return (None if grads is None else grads[key[1]]), True
         arrived = [replay.flows[e][1] for e in self.graph.consumers.get(key, ())
                    if e in replay.flows and self.graph.step[e.node] <= step]
         complete = all(self.graph.step[e.node] <= step for e in self.graph.consumers.get(key, ()))
@@ -384,7 +392,7 @@ class _Scene:
         if not self.has_grads:
             return None
         if unit.kind == "leaf":
-            keys = [id(unit.leaf)]
+            keys = [key_of(unit.leaf)]
         else:
             keys = [(node, slot) for node in unit.nodes for slot in range(node.n_outputs)]
         norms = []
@@ -437,7 +445,7 @@ class _Scene:
     def _saved_row(self, node):
         if node.released:
             return "saved values freed by backward"
-        if not node._saved:
+        if not node.saved:
             return "saves nothing"
         symbols = node.formula.inputs if node.formula is not None else ()
         parts = []
@@ -456,9 +464,9 @@ class _Scene:
         rows = []
         if unit.kind == "leaf":
             leaf = unit.leaf
-            title = self.names[id(leaf)]
+            title = self.names[key_of(leaf)]
             rows.append(f"{shape_text(leaf.shape)} {leaf.dtype}")
-            rows += self._value_rows(id(leaf), leaf.shape, step)
+            rows += self._value_rows(key_of(leaf), leaf.shape, step)
         elif unit.kind == "node":
             node = unit.nodes[0]
             title = f"{type(node).__name__}Backward"
@@ -547,7 +555,7 @@ class _Scene:
         if step is None:
             return None
         if unit.kind == "leaf":
-            arrived = any(self.graph.step[e.node] <= step for e in self.graph.consumers.get(id(unit.leaf), ()))
+            arrived = any(self.graph.step[e.node] <= step for e in self.graph.consumers.get(key_of(unit.leaf), ()))
             return None if arrived else "waiting"
         steps = [self.graph.step[node] for node in unit.nodes]
         if step in steps:
@@ -578,7 +586,7 @@ class _Scene:
         merged = {}
         for edge in self.graph.edges:
             source = self.unit_of[edge.node]
-            target = self.unit_of[edge.key if edge.leaf is not None else edge.child]
+            target = self._unit_at(edge.key)
             if source is target:
                 continue
             attributes = {"label": self._edge_label(edge, step)}
@@ -616,7 +624,7 @@ class _Scene:
             notes.insert(0, f"backward step {step} of {len(self.graph.nodes)}: #{step} {type(node).__name__}Backward "
                             "sends its gradient to its inputs")
         if self.show_saved:
-            held = [node for node in self.graph.nodes if not node.released and node._saved]
+            held = [node for node in self.graph.nodes if not node.released and node.saved]
             if held:
                 total = sum(node.saved_nbytes for node in held)
                 notes.append(f"saved for backward: {_bytes(total)} held by {len(held)} of "

@@ -17,7 +17,9 @@ import math
 import numpy as np
 
 import autograd as ag
+from autograd.dtypes import lowest
 from autograd.grad_mode import no_grad, scoped
+from autograd.ops.reduce import normalize_axes
 from autograd.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "multi_margin_loss",
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batch_norm", "flatten",
+    "gelu", "elu", "selu", "celu", "silu", "mish", "softplus", "softsign", "hardtanh", "relu6", "hardsigmoid",
+    "hardswish", "logsigmoid", "normalize", "one_hot",
 ]
 
 
@@ -251,10 +255,10 @@ def _pool_windows(x, kernel_size, stride, padding, op, n, fill):
 def max_pool1d(x, kernel_size, stride=None, padding=0):
     """Largest value of each window: x (N, C, L) → (N, C, OL); stride defaults to kernel_size.
 
-    Padding adds −∞ (never picked). The gradient goes to the window's winner; tied winners
-    share it evenly (PyTorch instead gives it all to one of them).
+    Padding adds −∞ (the dtype's minimum for integers: never picked). The gradient goes to the window's
+    winner (a NaN wins, as in PyTorch); tied winners share it evenly (PyTorch gives it all to one of them).
     """
-    return _pool_windows(x, kernel_size, stride, padding, "max_pool1d", 1, -np.inf).max(axis=2)
+    return _pool_windows(x, kernel_size, stride, padding, "max_pool1d", 1, lowest(x.dtype)).max(axis=2)
 
 
 @scoped("max_pool2d")
@@ -262,10 +266,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Largest value of each KH×KW window: x (N, C, H, W) → (N, C, OH, OW); stride defaults to kernel_size.
 
     y[n, c, p, q] = max_{i,j} x[n, c, p·s₀ + i, q·s₁ + j], computed as unfold → max over axes (2, 3).
-    Padding adds −∞ (never picked). The gradient goes to the window's winner; tied winners share it
-    evenly (PyTorch instead gives it all to one of them, so gradients differ on ties only).
+    Padding adds −∞ (the dtype's minimum for integers: never picked). The gradient goes to the window's
+    winner (a NaN wins, as in PyTorch); tied winners share it evenly (PyTorch gives it all to one of them,
+    so gradients differ on ties only).
     """
-    return _pool_windows(x, kernel_size, stride, padding, "max_pool2d", 2, -np.inf).max(axis=(2, 3))
+    return _pool_windows(x, kernel_size, stride, padding, "max_pool2d", 2, lowest(x.dtype)).max(axis=(2, 3))
 
 
 @scoped("avg_pool1d")
@@ -311,9 +316,9 @@ def adaptive_avg_pool2d(x, output_size):
     if (OH, OW) == (1, 1):
         return x.mean(axis=(2, 3), keepdims=True)
     if OH != H:
-        x = Tensor._wrap(_adaptive_matrix(H, OH, x.dtype)) @ x
+        x = ag.from_numpy(_adaptive_matrix(H, OH, x.dtype)) @ x
     if OW != W:
-        x = x @ Tensor._wrap(_adaptive_matrix(W, OW, x.dtype).T)
+        x = x @ ag.from_numpy(_adaptive_matrix(W, OW, x.dtype).T)
     return x
 
 
@@ -321,20 +326,21 @@ def adaptive_avg_pool2d(x, output_size):
 def _shifted(x, axis):
     """x − max(x) along axis: exp of it cannot overflow. The shift cancels in (log-)softmax, so it is a
     constant here (no gradient flows through the max)."""
-    return x - Tensor._wrap(np.max(x.data, axis=axis, keepdims=True))
+    return x - ag.from_numpy(np.max(x.data, axis=axis, keepdims=True))
 
 
 @scoped("softmax")
 def softmax(x, axis=-1, *, dim=None):
     """softmax(x)ᵢ = e^(xᵢ − m) / Σⱼ e^(xⱼ − m), m = max x (stable for any finite logits)."""
-    z = _shifted(x, axis if dim is None else dim).exp()
-    return z / z.sum(axis if dim is None else dim, keepdims=True)
+    axis = normalize_axes(axis if dim is None else dim, x.ndim)  # a 0-d tensor takes axis 0 or −1, like PyTorch
+    z = _shifted(x, axis).exp()
+    return z / z.sum(axis, keepdims=True)
 
 
 @scoped("log_softmax")
 def log_softmax(x, axis=-1, *, dim=None):
     """log softmax(x)ᵢ = (xᵢ − m) − log Σⱼ e^(xⱼ − m), m = max x (stable for any finite logits)."""
-    axis = axis if dim is None else dim
+    axis = normalize_axes(axis if dim is None else dim, x.ndim)
     z = _shifted(x, axis)
     return z - z.exp().sum(axis, keepdims=True).log()
 
@@ -417,10 +423,10 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, op):
     loss = -logp[tuple(index)]  # −log p(target) at every position (N, d1, …)
     w_t = None if w is None else w[labels]
     if w_t is not None:
-        loss = loss * Tensor._wrap(w_t)
+        loss = loss * ag.from_numpy(w_t)
     if label_smoothing:
         # PyTorch: (1 − ε)·nll + (ε / C)·Σ_c −w_c·log p_c
-        every = logp if w is None else logp * Tensor._wrap(w.reshape((1, C) + (1,) * (logp.ndim - 2)))
+        every = logp if w is None else logp * ag.from_numpy(w.reshape((1, C) + (1,) * (logp.ndim - 2)))
         loss = (1 - label_smoothing) * loss - (label_smoothing / C) * every.sum(axis=1)
     if not valid.all():
         loss = ag.where(valid, loss, 0.0)
@@ -458,7 +464,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             q = q * (1 - label_smoothing) + label_smoothing / C
         w = _class_weight(weight, C, logp.dtype, op)
         if w is not None:
-            q = q * Tensor._wrap(w.reshape((1, C) + (1,) * (logp.ndim - 2)))
+            q = q * ag.from_numpy(w.reshape((1, C) + (1,) * (logp.ndim - 2)))
         loss = -(logp * q).sum(axis=1)
         out = _reduce(loss, reduction)
     else:
@@ -581,7 +587,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     others = np.arange(C) != t[:, None]  # i ≠ y
     w = _class_weight(weight, C, input.dtype, op)
     scale = others / C if w is None else others * (w[t][:, None] / C)
-    loss = (hinge * Tensor._wrap(scale.astype(input.dtype))).sum(axis=1)
+    loss = (hinge * ag.from_numpy(scale.astype(input.dtype))).sum(axis=1)
     out = _reduce(loss, reduction)
     return out.reshape(()) if unbatched and reduction == "none" else out
 
@@ -634,7 +640,7 @@ def dropout(x, p=0.5, training=True):
         return x
     keep = ag.generator().random(x.shape) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return x * Tensor._wrap((keep * scale).astype(x.dtype))
+    return x * ag.from_numpy((keep * scale).astype(x.dtype))
 
 
 def _store(buffer, value):
@@ -695,3 +701,131 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 def flatten(x, start_dim=1, end_dim=-1):
     """Merge axes start_dim … end_dim into one (default: everything but the batch axis)."""
     return ag.flatten(x, start_dim, end_dim)
+
+
+# -- more activations: composites of the elementwise primitives --------------------------------------
+# Where a branch is masked out by `where`, its input is clamped first (clip(x, hi=0) before an exp), so the
+# masked branch never overflows: its gradient is then 0, not 0·∞ = NaN. The gradients at the kinks follow
+# PyTorch's choices (tests/nn/test_functional_activations.py checks them against PyTorch).
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+@scoped("gelu")
+def gelu(x, approximate="none"):
+    """x·Φ(x) = ½x·(1 + erf(x/√2)); approximate='tanh': ½x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
+    if approximate == "none":
+        return x * 0.5 * (1.0 + ag.erf(x * (1.0 / math.sqrt(2.0))))
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + ag.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def _exponential_below_zero(x, alpha, scale):
+    """x where x > 0, else α·(e^(x/scale) − 1): ELU's and CELU's shape (gradient 1, or e^(x/scale)·α/scale)."""
+    return ag.where(x.data > 0, x, alpha * ag.expm1(ag.clip(x, hi=0.0) / scale))
+
+
+@scoped("elu")
+def elu(x, alpha=1.0):
+    """x where x > 0, else α·(eˣ − 1); gradient 1, or α·eˣ (α at x = 0, like PyTorch)."""
+    return _exponential_below_zero(x, alpha, 1.0)
+
+
+@scoped("selu")
+def selu(x):
+    """λ·elu(x, α) with λ ≈ 1.0507 and α ≈ 1.6733, the self-normalising constants."""
+    return _SELU_SCALE * _exponential_below_zero(x, _SELU_ALPHA, 1.0)
+
+
+@scoped("celu")
+def celu(x, alpha=1.0):
+    """x where x > 0, else α·(e^(x/α) − 1); gradient 1, or e^(x/α) (1 at x = 0)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return _exponential_below_zero(x, alpha, alpha)
+
+
+@scoped("silu")
+def silu(x):
+    """x·σ(x) (swish); gradient σ(x)·(1 + x·(1 − σ(x)))."""
+    return x * ag.sigmoid(x)
+
+
+def _softplus(z):
+    """log(1 + eᶻ) = max(z, 0) + log(1 + e^(−|z|)), finite for every z. max is `maximum`, whose tie rule (½ each
+    way) gives the exact gradient σ(0) = ½ at z = 0."""
+    return ag.maximum(z, 0.0) + ag.log1p(ag.exp(-ag.abs(z)))
+
+
+@scoped("softplus")
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + e^(βx)) / β, and x itself where βx > threshold (PyTorch's switch to the linear part);
+    gradient σ(βx), or 1 above the threshold."""
+    z = x * beta
+    return ag.where(z.data > threshold, x, _softplus(z) / beta)
+
+
+@scoped("mish")
+def mish(x):
+    """x·tanh(softplus(x))."""
+    return x * ag.tanh(_softplus(x))
+
+
+@scoped("softsign")
+def softsign(x):
+    """x / (1 + |x|); gradient 1 / (1 + |x|)²."""
+    return x / (1.0 + ag.abs(x))
+
+
+@scoped("hardtanh")
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clamped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and on the bounds (like PyTorch;
+    `clip` passes it on the bounds)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    inside = (x.data > min_val) & (x.data < max_val)
+    return ag.where(inside, x, np.clip(x.data, min_val, max_val))
+
+
+def relu6(x):
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6): gradient 1 on (0, 6), else 0."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+@scoped("hardsigmoid")
+def hardsigmoid(x):
+    """relu6(x + 3) / 6: 0 below −3, 1 above 3, linear between (gradient 1/6 on (−3, 3))."""
+    return hardtanh(x + 3.0, 0.0, 6.0) / 6.0
+
+
+@scoped("hardswish")
+def hardswish(x):
+    """x·relu6(x + 3) / 6; gradient x/3 + ½ on [−3, 3] (both ends included, like PyTorch), 0 below, 1 above."""
+    return x * ag.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+
+@scoped("logsigmoid")
+def logsigmoid(x):
+    """log σ(x) = min(x, 0) − log(1 + e^(−|x|)), finite for every x; gradient 1 − σ(x)."""
+    return ag.minimum(x, 0.0) - ag.log1p(ag.exp(-ag.abs(x)))
+
+
+@scoped("normalize")
+def normalize(x, p=2.0, dim=1, eps=1e-12):
+    """x / max(‖x‖_p, eps) along `dim` (PyTorch's F.normalize): unit vectors, and no division by 0."""
+    return x / ag.clip(ag.norm(x, p, dim, keepdims=True), eps)
+
+
+def one_hot(labels, num_classes=-1):
+    """Integer labels (any shape) → int64 one-hot vectors (…, num_classes); num_classes=-1 means max label + 1."""
+    t = _array(labels)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {t.dtype}")
+    if num_classes == -1:
+        num_classes = int(t.max()) + 1 if t.size else 0
+    bad = (t < 0) | (t >= num_classes)
+    if bad.any():
+        raise ValueError(f"one_hot: label {t[bad].flat[0]} is out of range for {num_classes} classes "
+                         f"(expected 0…{num_classes - 1})")
+    return ag.from_numpy((t[..., None] == np.arange(num_classes)).astype(np.int64))

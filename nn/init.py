@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from autograd.creation import generator
+from autograd.grad_mode import no_grad
 from autograd.tensor import Tensor
 
 
@@ -49,10 +50,11 @@ def _fan(tensor, mode):
 
 def _write(tensor, values):
     """Overwrite the tensor's values in place (its identity and dtype stay); returns the tensor."""
-    array = tensor.data if isinstance(tensor, Tensor) else tensor
-    array[...] = values
-    if isinstance(tensor, Tensor):
-        tensor._version += 1
+    if not isinstance(tensor, Tensor):
+        tensor[...] = values
+        return tensor
+    with no_grad(), tensor.in_place("init") as array:
+        array[...] = values
     return tensor
 
 

@@ -1,7 +1,7 @@
 """Training helpers: a model summary table, gradient clipping, weight penalties and max-norm constraints."""
 import numpy as np
 
-from autograd.creation import zeros
+from autograd.creation import from_numpy, zeros
 from autograd.grad_mode import no_grad
 from autograd.tensor import Tensor
 
@@ -132,7 +132,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for p in params:  # new arrays: a gradient Tensor may be shared between leaves
-            p.grad = Tensor._wrap((p.grad.data * coef).astype(p.grad.dtype, copy=False))
+            p.grad = from_numpy((p.grad.data * coef).astype(p.grad.dtype, copy=False))
     return Tensor(np.array(total))
 
 
@@ -140,7 +140,7 @@ def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient element to [−clip_value, clip_value]."""
     for p in _tensors(parameters):
         if p.grad is not None:
-            p.grad = Tensor._wrap(np.clip(p.grad.data, -clip_value, clip_value))
+            p.grad = from_numpy(np.clip(p.grad.data, -clip_value, clip_value))
 
 
 # -- penalties (differentiable) -------------------------------------------------------------------------
@@ -180,6 +180,6 @@ def clip_weight_norm_(parameters, max_norm, axis=None):
         norms = np.sqrt(np.sum(a * a, axis=axes, keepdims=True))
         largest = max(largest, float(np.max(norms)) if norms.size else 0.0)
         scale = np.minimum(1.0, max_norm / np.maximum(norms, 1e-12))
-        a *= scale.astype(a.dtype)
-        p._version += 1
+        with no_grad(), p.in_place("clip_weight_norm_") as array:
+            array *= scale.astype(a.dtype)
     return largest

@@ -8,7 +8,8 @@ import copy
 
 import numpy as np
 
-from autograd.grad_mode import enable_grad
+from autograd.creation import from_numpy
+from autograd.grad_mode import enable_grad, no_grad
 from autograd.tensor import Tensor
 
 
@@ -88,7 +89,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad.grad_fn is not None:  # a grad built with create_graph: do not touch its graph
-                    p.grad = Tensor._wrap(np.zeros_like(p.grad.data))
+                    p.grad = from_numpy(np.zeros_like(p.grad.data))
                 else:
                     p.grad.data.fill(0)
 
@@ -107,10 +108,10 @@ class Optimizer:
                     raise ValueError(f"{type(self).__name__}.step: gradient of shape {g.shape} does not match "
                                      f"parameter of shape {p.data.shape}")
                 state = self.state.get(p, {})
-                self.update(p.data, g, state, group)
+                with no_grad(), p.in_place(f"{type(self).__name__}.step") as x:  # a graph that saved p sees it
+                    self.update(x, g, state, group)
                 if state:  # stateless rules (plain SGD) keep no entry, as in PyTorch
                     self.state[p] = state
-                p._version += 1  # an in-place change: a graph that saved p sees it
         return loss
 
     def update(self, x, g, state, group):

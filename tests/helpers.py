@@ -48,7 +48,7 @@ def graph_nodes(t):
         if node is None or node in seen:
             continue
         seen[node] = None
-        stack.extend(edge[0] for edge in node.next if type(edge) is tuple)
+        stack.extend(edge.node for edge in node.next if edge is not None)
     return list(seen)
 
 

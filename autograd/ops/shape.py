@@ -10,6 +10,7 @@ from ..tensor import _index_key, as_tensor
 
 @primitive
 class Reshape(Function):
+    view = True
     formula = Formula(("x",), "reshape(x, shape)", r"\operatorname{reshape}(x)", ("reshape(ḡ, x.shape)",),
                       (r"\operatorname{reshape}(\bar{g}, \text{shape}(x))",))
 
@@ -25,6 +26,7 @@ class Reshape(Function):
 
 @primitive
 class Permute(Function):
+    view = True
     formula = Formula(("x",), "permute(x, axes)", r"x^{\top}", ("permute(ḡ, inverse axes)",), (r"\bar{g}^{\top}",))
 
     @staticmethod
@@ -39,6 +41,7 @@ class Permute(Function):
 
 @primitive
 class BroadcastTo(Function):
+    view = True
     name = "broadcast_to"
     formula = Formula(("x",), "broadcast x to shape", r"\operatorname{broadcast}(x)",
                       ("sum ḡ over the broadcast axes",), (r"\operatorname{sum\_to}(\bar{g}, \text{shape}(x))",))
@@ -69,6 +72,7 @@ def _sum_axes(shape, target):
 
 @primitive
 class SumTo(Function):
+    view = True
     name = "sum_to"
     formula = Formula(("x",), "sum x down to shape", r"\operatorname{sum\_to}(x)",
                       ("broadcast ḡ back to x.shape",), (r"\operatorname{broadcast}(\bar{g}, \text{shape}(x))",))
@@ -87,6 +91,7 @@ class SumTo(Function):
 
 @primitive
 class GetItem(Function):
+    view = True
     formula = Formula(("x",), "x[index]", r"x_{[\text{index}]}", ("zeros with ḡ added at index",),
                       (r"\operatorname{index\_add}(\mathbf{0}, \text{index}, \bar{g})",))
 

@@ -224,7 +224,7 @@ def test_saved_tensors_are_freed_after_backward():
     nodes = [y.grad_fn, y.grad_fn.next[0][0]]
     assert sum(n.saved_nbytes for n in nodes) > 0
     y.backward()
-    assert all(n._saved is None and n.saved_nbytes == 0 and n.released for n in nodes)
+    assert all(n.saved is None and n.saved_nbytes == 0 and n.released for n in nodes)
 
 
 def test_graph_nodes_are_freed_when_the_output_is_deleted_without_gc():

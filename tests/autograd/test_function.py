@@ -108,8 +108,9 @@ def test_function_node_exposes_its_graph():
     h = x * w
     y = Cube.apply(h)
     node = y.grad_fn
-    assert node.next[0] == (h.grad_fn, 0)
-    assert h.grad_fn.next == (x, w)
+    assert node.next[0] == (h.grad_fn, 0) and node.next[0].node is h.grad_fn
+    leaf_edges = h.grad_fn.next  # a leaf's gradient goes to its AccumulateGrad node
+    assert [edge.node.variable for edge in leaf_edges] == [x, w] and all(e.index == 0 for e in leaf_edges)
     assert node.in_meta == (((1,), np.dtype(np.float64)),) and node.out_meta == (((1,), np.dtype(np.float64)),)
     assert node.n_outputs == 1 and not node.released
 

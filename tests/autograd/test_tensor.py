@@ -119,7 +119,10 @@ def test_accessors():
     x = ag.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
     assert x.shape == (2, 3) and x.ndim == 2 and x.dim() == 2 and x.size == 6 and x.numel() == 6 and len(x) == 2
     assert x.T.shape == (3, 2) and x.T.grad_fn.name == "permute"
-    assert isinstance(x.numpy(), np.ndarray) and x.numpy() is x.data
+    assert isinstance(x.numpy(), np.ndarray) and np.shares_memory(x.numpy(), x.data)
+    with pytest.raises(ValueError, match="read-only"):  # it requires grad: write with in-place ops instead
+        x.numpy()[0, 0] = 7.0
+    assert ag.tensor([1.0]).numpy().flags.writeable
     assert x.sum().item() == 21.0 and isinstance(x.sum().item(), float)
     assert float(x[0, 1]) == 2.0 and int(x[1, 2]) == 6 and bool(x[0, 0] > 0)
     assert [row.shape for row in x] == [(3,), (3,)]

@@ -1,0 +1,178 @@
+"""The backward graph, declared: nodes, edges, version counters, and the one backward order.
+
+A **node** is what one recorded operation leaves behind for backward. Its fields:
+
+    inputs        per forward input: the node its gradient goes to (None: that input needs none)
+    input_slots   per forward input: which output of that node it was
+    in_meta       per forward input: (shape, dtype), None for a plain number
+    in_versions   per forward input: its version when recorded (None for a non-leaf or a number)
+    out_meta      per output: (shape, dtype)
+    outputs       the output arrays the forward computed (kept until backward frees the graph)
+    saved         what the VJP asked to keep; saved_versions, their versions when saved
+    constants     (position, value) of the inputs without a gradient; options, the keyword options
+    scope         the scope stack it was created in; site, the user's line (under detect_anomaly)
+    pre_hooks     [(output index, hook)] run on an output's total gradient before the VJP
+
+An **edge** is always `Edge(node, index)`: the gradient for one input of a node goes to
+output `index` of `node`. A leaf that requires grad is no exception: its gradient goes to
+its `AccumulateGrad` node, which adds it to `.grad`. `position(tensor)` names the place of
+any tensor in the graph the same way, and every tool (engine, `grad`, viz, explain) uses it.
+
+A **version counter** counts in-place writes to a block of memory. Views share it with
+their base (reshape, transpose, slices, expand, detach), so a write through any alias of a
+value saved for backward is caught when the VJP unpacks it.
+"""
+import weakref
+from typing import NamedTuple
+
+import numpy as np
+
+from .grad_mode import state
+
+
+class Edge(NamedTuple):
+    """Where a gradient goes: output `index` of `node`."""
+
+    node: object
+    index: int
+
+
+class VersionCounter:
+    """How many in-place writes one block of memory has seen; shared by all its views."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value=0):
+        self.value = value
+
+
+class Node:
+    """A recorded operation in the backward graph (see the module docstring for its fields)."""
+
+    __slots__ = ("inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs", "out_counters",
+                 "saved", "saved_versions", "constants", "options", "needs_input_grad", "scope", "site",
+                 "pre_hooks", "released", "__dict__", "__weakref__")
+    name = None
+
+    @property
+    def n_outputs(self):
+        return len(self.out_meta)
+
+    @property
+    def edges(self):
+        """For each input: its Edge, or None when it needs no gradient."""
+        return tuple([None if node is None else Edge(node, slot)
+                      for node, slot in zip(self.inputs, self.input_slots)])
+
+    next_functions = next = edges  # PyTorch's name, and the short one
+
+    def output_counter(self, index):
+        """The version counter of output `index` (made when first asked for)."""
+        counters = self.out_counters
+        if counters is None:
+            counters = self.out_counters = [None] * len(self.out_meta)
+        if counters[index] is None:
+            counters[index] = VersionCounter()
+        return counters[index]
+
+    def register_prehook(self, index, fn):
+        """Call fn(grad) on the total gradient of output `index` before this node's VJP."""
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        self.pre_hooks.append((index, fn))
+
+    def release(self):
+        """Free the forward values and what was saved for the VJP; a later backward raises."""
+        self.saved = self.outputs = None
+        self.released = True
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+class AccumulateGrad(Node):
+    """The node a leaf's gradient goes to: its 'VJP' adds the gradient to `leaf.grad`.
+
+    The leaf holds its accumulator; the accumulator points back weakly, so neither keeps
+    the other in a reference cycle. Tensor hooks on the leaf are this node's pre-hooks.
+    """
+
+    name = "accumulate_grad"
+    formula = None
+
+    def __init__(self, leaf):
+        self._leaf = weakref.ref(leaf)
+        self.inputs = self.input_slots = self.in_meta = self.in_versions = ()
+        self.needs_input_grad = ()
+        self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
+        self.outputs = self.out_counters = self.saved = None
+        self.saved_versions = self.constants = ()
+        self.options = {}
+        self.scope = ()
+        self.site = None
+        self.pre_hooks = None
+        self.released = False
+
+    @property
+    def variable(self):
+        """The leaf tensor (None once it has been garbage collected)."""
+        return self._leaf()
+
+    @staticmethod
+    def backward(node, g):
+        """Add g to the leaf's `.grad` (an own, C-contiguous array unless it carries a graph)."""
+        leaf = node.variable
+        if leaf is None:
+            return ()
+        if leaf.grad is not None:
+            leaf.grad = leaf.grad + g
+        elif g._node is not None and state.grad_enabled:  # create_graph: the gradient keeps its graph
+            leaf.grad = g
+        else:  # VJPs may return views, or one g for two inputs: copy, so later in-place updates are safe
+            leaf.grad = type(g)._wrap(np.array(g.data, dtype=leaf.data.dtype, order="C"))
+        return ()
+
+    def release(self):
+        pass  # nothing saved; the same accumulator serves every graph the leaf takes part in
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+def position(tensor):
+    """The graph position of a tensor that requires grad: `Edge(node, output index)`."""
+    if tensor._node is not None:
+        return Edge(tensor._node, tensor._out_idx)
+    return Edge(tensor._grad_accumulator(), 0)
+
+
+def backward_order(roots):
+    """Every node reachable from `roots`, each after all nodes that send it a gradient.
+
+    Kahn's algorithm, computed once: count each node's consumers, then emit a node when its
+    last consumer has been emitted. Iterative, so 100,000-deep chains are fine.
+    """
+    roots = list(dict.fromkeys(roots))
+    consumers = {}
+    stack = list(roots)
+    seen = set(roots)
+    while stack:
+        node = stack.pop()
+        for child in node.inputs:
+            if child is not None:
+                consumers[child] = consumers.get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    order = []
+    ready = [node for node in roots if node not in consumers]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for child in node.inputs:
+            if child is not None:
+                left = consumers[child] - 1
+                consumers[child] = left
+                if left == 0:
+                    ready.append(child)
+    return order

@@ -1,0 +1,172 @@
+"""Version counters shared by views: an in-place write through any alias of a saved value is caught."""
+import numpy as np
+import pytest
+
+import autograd as ag
+import nn
+import nn.functional as F
+import optim
+
+from helpers import f64
+
+MODIFIED = r"saved for backward was modified in place"
+
+VIEWS = {
+    "reshape": lambda t: t.reshape(-1),
+    "transpose": lambda t: t.T,
+    "permute": lambda t: t.permute(1, 0),
+    "mT": lambda t: t.mT,
+    "slice": lambda t: t[0],
+    "step slice": lambda t: t[:, ::2],
+    "expand": lambda t: t[:1].expand(3, 3),
+    "unsqueeze": lambda t: t.unsqueeze(0),
+    "flatten": lambda t: t.flatten(),
+    "detach": lambda t: t.detach(),
+}
+
+
+WRITABLE = {name: view for name, view in VIEWS.items() if name != "expand"}  # NumPy's expand is read-only
+
+
+@pytest.mark.parametrize("view", WRITABLE.values(), ids=WRITABLE.keys())
+def test_a_write_through_a_view_of_a_saved_leaf_is_caught(view):
+    w = f64(np.arange(9.0).reshape(3, 3))
+    loss = (w * w).sum()
+    with ag.no_grad():
+        view(w).add_(1.0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+@pytest.mark.parametrize("view", VIEWS.values(), ids=VIEWS.keys())
+def test_a_write_to_the_base_is_caught_when_a_view_was_saved(view):
+    w = f64(np.arange(9.0).reshape(3, 3))
+    x = f64(np.ones(view(w).shape))
+    loss = (x * view(w)).sum()  # mul saves both inputs
+    with ag.no_grad():
+        w.mul_(2.0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+def test_detach_of_a_saved_intermediate_shares_its_version():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = (y * y).sum()
+    d = y.detach()
+    d += 1
+    with pytest.raises(RuntimeError, match=r"<MulBackward>.*modified in place.*version 0 when saved, now 1"):
+        z.backward()
+
+
+def test_detach_of_an_output_saved_by_its_own_node_is_caught_too():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()  # exp saves its output y
+    loss = y.sum()
+    y.detach().fill_(0.0)
+    with pytest.raises(RuntimeError, match=r"<ExpBackward>.*modified in place"):
+        loss.backward()
+
+
+def test_unmodified_aliases_change_nothing():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = (y * y).sum()
+    y.detach().numpy()
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.exp(2 * x.data), rtol=1e-6)
+
+
+def test_the_linear_layer_reproducer_from_the_issue_is_caught():
+    lin = nn.Linear(3, 2)
+    opt = optim.SGD(lin.parameters(), lr=1.0)
+    x = ag.tensor(np.ones((1, 3), np.float32), requires_grad=True)
+    loss = (lin(x) ** 2).sum()
+    (lin(x) ** 2).sum().backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+def test_a_conv_graph_built_before_a_step_is_refused_after_it():
+    conv = nn.Conv2d(1, 2, 3)
+    opt = optim.SGD(conv.parameters(), lr=0.1)
+    x = ag.randn(2, 1, 5, 5, requires_grad=True)
+    loss = conv(x).sum()
+    (conv(x).sum()).backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+def test_numpy_of_a_tensor_that_requires_grad_is_read_only_and_of_a_constant_writable():
+    w = ag.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="read-only"):
+        w.numpy()[0] = 5.0
+    c = ag.tensor([1.0, 2.0])
+    c.numpy()[0] = 5.0
+    assert c.data[0] == 5.0
+
+
+def test_in_place_updates_through_the_public_api_count_as_writes():
+    w = f64([1.0, 2.0])
+    for update in (lambda t: t.add_(1.0), lambda t: t.sub_(1.0), lambda t: t.div_(2.0),
+                   lambda t: t.copy_(np.ones(2))):
+        before = w._version
+        with ag.no_grad():
+            update(w)
+        assert w._version == before + 1
+    with ag.no_grad(), w.in_place("my update") as array:
+        array *= 3
+    np.testing.assert_array_equal(w.data, [3.0, 3.0])
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_refused_while_recording():
+    w = f64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"my update: a leaf tensor that requires grad"):
+        with w.in_place("my update"):
+            pass
+
+
+# -- hooks ----------------------------------------------------------------------------------------------
+def test_a_hook_on_a_leaf_cannot_change_the_gradients_shape():
+    x = f64([1.0, 2.0])
+    x.register_hook(lambda g: ag.tensor([1.0, 2.0, 3.0]))
+    with pytest.raises(RuntimeError, match=r"hook .*<lambda>.* returned a gradient of shape \(3,\).*expected shape \(2,\)"):
+        (x * 2).sum().backward()
+    assert x.grad is None
+
+
+def test_a_hook_on_a_non_leaf_is_named_when_it_breaks_the_shape():
+    x = f64([1.0, 2.0])
+    h = x * 2
+
+    def widen(g):
+        return ag.ones(5, dtype=np.float64)
+
+    h.register_hook(widen)
+    with pytest.raises(RuntimeError, match=r"hook .*widen.* on output 0 of <MulBackward> returned a gradient"):
+        h.sum().backward()
+
+
+def test_a_hook_may_not_turn_a_gradient_into_integers():
+    x = f64([1.0, 2.0])
+    x.register_hook(lambda g: ag.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match=r"dtype int64.*a floating dtype"):
+        (x * 2).sum().backward()
+
+
+def test_a_hook_that_scales_the_gradient_is_applied():
+    x = f64([1.0, 2.0])
+    x.register_hook(lambda g: g * 10)
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [20.0, 20.0])
+
+
+def test_conv2d_saved_weight_view_shares_the_parameters_version():
+    w = ag.randn(2, 1, 3, 3, requires_grad=True)
+    loss = F.conv2d(ag.randn(1, 1, 4, 4), w).sum()
+    with ag.no_grad():
+        w.mul_(0.5)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
