@@ -167,4 +167,4 @@ def load(path):
     if bfloat16:
         warnings.warn(f"nn.load: '{path}': {len(bfloat16)} bfloat16 tensor(s) upcast to float32 "
                       f"({', '.join(bfloat16[:3])}{', ...' if len(bfloat16) > 3 else ''})", stacklevel=2)
-    return OrderedDict(arrays)
+    return OrderedDict((name, arrays[name]) for name in tensors)  # the file's order (the parser's is arbitrary)
