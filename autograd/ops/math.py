@@ -20,11 +20,7 @@ from ..function import Formula, Function, primitive
 from ..grad_mode import scoped
 from ..tensor import Tensor, as_tensor
 from .elementwise import _binary, _promotable, _unary, div, exp, log, pow, sqrt
-
-
-def constant(array):
-    """An array (or a NumPy scalar) as a Tensor without gradient, sharing its memory."""
-    return from_numpy(np.asarray(array))
+from .reduce import shift_for_exp
 
 
 @primitive
@@ -191,7 +187,7 @@ class _Step(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return constant(np.zeros(g.shape, g.dtype))
+        return from_numpy(np.zeros(g.shape, g.dtype))
 
 
 @primitive
@@ -238,7 +234,7 @@ class Remainder(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (g if need_a else None), (-g * constant(np.floor_divide(a.data, b.data)) if need_b else None)
+        return (g if need_a else None), (-g * from_numpy(np.floor_divide(a.data, b.data)) if need_b else None)
 
 
 sin = _unary(Sin)
@@ -292,17 +288,11 @@ def reciprocal(x):
     return div(1.0, x)
 
 
-def _shift(values):
-    """The largest finite-or-not value as a constant shift for log-sum-exp; infinities shift by 0 (the sum then
-    is ±∞ on its own)."""
-    return constant(np.where(np.isfinite(values), values, 0))
-
-
 @scoped("logaddexp")
 def logaddexp(a, b):
     """ln(eᵃ + eᵇ) = m + ln(e^(a−m) + e^(b−m)) with m = max(a, b) held constant (so nothing overflows);
     gradients eᵃ / (eᵃ + eᵇ) and eᵇ / (eᵃ + eᵇ)."""
-    m = _shift(np.maximum(*_arrays(a, b)))
+    m = shift_for_exp(np.maximum(*_arrays(a, b)))
     return m + log(exp(a - m) + exp(b - m))
 
 
@@ -321,19 +311,19 @@ def _arrays(a, b):
 def floor_divide(a, b):
     """⌊a / b⌋ elementwise (Python's //, exact like NumPy's); a constant: it has no gradient (PyTorch refuses
     to differentiate it)."""
-    return constant(np.floor_divide(*_arrays(a, b)))
+    return from_numpy(np.floor_divide(*_arrays(a, b)))
 
 
 def isnan(x):
     """True where x is NaN (a bool tensor, no gradient)."""
-    return constant(np.isnan(as_tensor(x).data))
+    return from_numpy(np.isnan(as_tensor(x).data))
 
 
 def isinf(x):
     """True where x is +∞ or −∞ (a bool tensor, no gradient)."""
-    return constant(np.isinf(as_tensor(x).data))
+    return from_numpy(np.isinf(as_tensor(x).data))
 
 
 def isfinite(x):
     """True where x is neither NaN nor ±∞ (a bool tensor, no gradient)."""
-    return constant(np.isfinite(as_tensor(x).data))
+    return from_numpy(np.isfinite(as_tensor(x).data))

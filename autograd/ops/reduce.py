@@ -217,7 +217,7 @@ def prod(x, axis=None, keepdims=False):
 
 def shift_for_exp(values):
     """A constant shift m for e^(x − m): the largest value, 0 where that is ±∞ or NaN (nothing to shift then)."""
-    return from_numpy(np.asarray(np.where(np.isfinite(values), values, 0)))
+    return from_numpy(np.where(np.isfinite(values), values, 0))
 
 
 @scoped("logsumexp")
@@ -249,7 +249,7 @@ def norm(x, p=2, axis=None, keepdims=False):
 
 def _no_gradient(fn, x, axis, keepdims):
     """A reduction without gradient (any, all) on x's array: a constant tensor."""
-    return from_numpy(np.asarray(fn(as_tensor(x).data, axis=normalize_axes(axis, np.ndim(x)), keepdims=keepdims)))
+    return from_numpy(fn(as_tensor(x).data, axis=normalize_axes(axis, np.ndim(x)), keepdims=keepdims))
 
 
 def any(x, axis=None, keepdims=False):

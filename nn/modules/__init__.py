@@ -1,5 +1,6 @@
 """Layers, containers and losses."""
-from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
+                         Mish, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh)
 from .conv import Conv1d, Conv2d, ConvTranspose2d, LocallyConnected2d
 from .dropout import Dropout
 from .linear import Flatten, Identity, Linear
@@ -12,6 +13,7 @@ __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "IncompatibleKeys",
     "RemovableHandle", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "LocallyConnected2d",
     "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
-    "LogSoftmax", "Dropout", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
+    "LogSoftmax", "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "Softsign", "Hardtanh", "ReLU6",
+    "Hardsigmoid", "Hardswish", "LogSigmoid", "Dropout", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
     "BCEWithLogitsLoss", "MultiMarginLoss",
 ]
