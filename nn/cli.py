@@ -402,7 +402,7 @@ def _optimizer_state(saved, arrays):
 
 def _write_checkpoint(run):
     """One file, one atomic rename: weights, optimizer arrays, and as JSON metadata the settings, progress,
-    optimizer scalars, schedule and random generator state. Then model.safetensors and metrics.json."""
+    optimizer scalars, schedule and random generator state. Then the weights alone, for `chainrule eval`."""
     optimizer_arrays, optimizer_rest = _optimizer_parts(run.optimizer)
     state = {
         "settings": dataclasses.asdict(run.settings), "progress": dataclasses.asdict(run.progress),
@@ -420,7 +420,8 @@ def _write_checkpoint(run):
 
 
 def _position(progress):
-    return f"epoch {progress.epoch}" + (f", step {progress.step}" if progress.step else "")
+    """Where a run stands, in words: 'epoch 2' (completed) or 'step 3 of epoch 2'."""
+    return f"step {progress.step} of epoch {progress.epoch + 1}" if progress.step else f"epoch {progress.epoch}"
 
 
 def _model_metadata(run):
@@ -505,7 +506,7 @@ def _train_step(model, optimizer, xb, yb):
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    _check_finite_weights(model)  # ~20 µs: an overflowing update is caught at the step that made it
+    _check_finite_weights(model)  # 40 µs on DigitsCNN (0.2% of a step): caught at the step that overflowed
     return value, int((logits.data.argmax(axis=1) == yb.data).sum())
 
 

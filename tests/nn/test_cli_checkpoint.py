@@ -88,14 +88,14 @@ def test_ctrl_c_saves_a_checkpoint_and_the_resumed_run_ends_bit_identical(digits
     assert main(["train", "--data", str(digits_npz), *RUN, "--out", str(out)]) == 130
     assert len(steps) == 7, "training stops after the step during which Ctrl-C came"
     err = capsys.readouterr().err.strip()
-    assert err == f"chainrule train: interrupted after epoch 1, step 2; checkpoint saved, continue with: " \
+    assert err == f"chainrule train: interrupted after step 2 of epoch 2; checkpoint saved, continue with: " \
                   f"chainrule train --resume {out}"
     assert _strict_json(out / "metrics.json")["status"] == "interrupted"
     assert _checkpoint_state(out)["progress"]["step"] == 2
 
     monkeypatch.undo()
     assert main(["train", "--resume", str(out)]) == 0
-    assert "resuming after epoch 1, step 2" in capsys.readouterr().out
+    assert "resuming after step 2 of epoch 2" in capsys.readouterr().out
     _assert_same_run(out, uninterrupted)
 
 
