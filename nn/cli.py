@@ -528,7 +528,7 @@ def _batches(run):
 
 
 def _warn_if_diverging(run):
-    """A finite but exploding loss: above ln C, the loss of guessing uniformly, by far."""
+    """Warn when an epoch's loss is far above ln C, the loss of guessing uniformly: a finite divergence."""
     chance = math.log(run.num_classes) if run.num_classes > 1 else 1.0
     loss = run.progress.loss[-1]
     if loss > 2 * chance:
@@ -583,16 +583,18 @@ def _write_metrics(run, status, **extra):
 
 def _stop_diverged(run, error):
     """Record the divergence in metrics.json and explain it; the last finite checkpoint stays as it is."""
-    where = f"epoch {run.progress.epoch + 1}, step {run.progress.step + 1}"
-    _write_metrics(run, "diverged", stopped_at={"epoch": run.progress.epoch + 1, "step": run.progress.step + 1,
-                                                "reason": str(error)})
+    epoch, step = run.progress.epoch + 1, run.progress.step + 1
+    _write_metrics(run, "diverged", stopped_at={"epoch": epoch, "step": step, "reason": str(error)})
     kept = (f"the checkpoint after {run.saved_at} is kept in {run.out}/" if run.saved_at
             else "no checkpoint was written")
-    raise TrainingStopped(f"training diverged in {where}: {error}; the learning rate is most likely too high "
+    raise TrainingStopped(f"training diverged in step {step} of epoch {epoch}: {error}; the learning rate is most likely too high "
                           f"(--lr {run.settings.lr:g}): try a smaller one; {kept}") from None
 
 
 def _write_final_artefacts(run):
+    """metrics.json, the curves, the filters and the backward graph (skipped, with a word, without Graphviz)."""
+    import graphviz
+
     out = run.out
     _write_metrics(run, "finished")
     with _writing(out / "curves.png"):
@@ -600,8 +602,6 @@ def _write_final_artefacts(run):
     with _writing(out / "filters.png"):
         _plot_filters(run.model.features[0].weight.data, out / "filters.png")
     artefacts = [CHECKPOINT, "model.safetensors", "metrics.json", "curves.png", "filters.png"]
-    import graphviz
-
     try:
         _render_graph(run.model, run.data.x_train[:8], run.data.y_train[:8], out / "backward_graph.svg")
         artefacts.append("backward_graph.svg")

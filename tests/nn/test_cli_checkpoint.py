@@ -148,7 +148,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint(digits_np
     assert main(["train", "--data", str(digits_npz), *RUN, "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
-    assert "training diverged in epoch 2, step 3: the loss became nan" in err
+    assert "training diverged in step 3 of epoch 2: the loss became nan" in err
     assert "the learning rate is most likely too high (--lr 0.003)" in err
     assert f"the checkpoint after epoch 1 is kept in {out}/" in err
     metrics = _strict_json(out / "metrics.json")
@@ -161,7 +161,7 @@ def test_a_huge_learning_rate_stops_with_valid_metrics(digits_npz, tmp_path, cap
     out = tmp_path / "run"
     assert main(["train", "--data", str(digits_npz), "--epochs", "2", "--lr", "1e3", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "training diverged in epoch 1" in err and "(--lr 1000)" in err
+    assert "\n" not in err and "training diverged in step" in err and "of epoch 1:" in err and "(--lr 1000)" in err
     assert "no checkpoint was written" in err
     metrics = _strict_json(out / "metrics.json")
     assert metrics["status"] == "diverged" and metrics["test_accuracy"] is None
