@@ -58,3 +58,31 @@ def neuron():
               (("x1", 2.0), ("x2", 0.0), ("w1", -3.0), ("w2", 1.0), ("b", 6.8813735870195432))}
     o = (leaves["x1"] * leaves["w1"] + leaves["x2"] * leaves["w2"] + leaves["b"]).tanh()
     return o, leaves
+
+
+def gradcheck_and_torch(ours, theirs, *arrays, atol=1e-10):
+    """ours passes gradcheck in its float inputs (float64), then agrees with PyTorch's theirs: values and
+    gradients (skipped without torch). Integer arrays (indices, labels) go in as they are."""
+    def of_floats(*floats):
+        given = iter(floats)
+        return ours(*[next(given) if a.dtype.kind == "f" else ag.tensor(a) for a in arrays])
+
+    assert ag.gradcheck(of_floats, [f64(a) for a in arrays if a.dtype.kind == "f"])
+    against_torch(ours, theirs, list(arrays), atol)
+
+
+def torch_fn(name):
+    """PyTorch's function `name` (dotted, e.g. "nn.functional.gelu"), imported when called: test modules
+    stay importable without torch."""
+    def call(*args, **kwargs):
+        fn = pytest.importorskip("torch")
+        for part in name.split("."):
+            fn = getattr(fn, part)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def op_names(t):
+    """The names of the ops behind t (the leaves' gradient accumulators left out)."""
+    return {node.name for node in graph_nodes(t)} - {"accumulate_grad"}

@@ -293,7 +293,8 @@ def logaddexp(a, b):
     """ln(eᵃ + eᵇ) = m + ln(e^(a−m) + e^(b−m)) with m = max(a, b) held constant (so nothing overflows);
     gradients eᵃ / (eᵃ + eᵇ) and eᵇ / (eᵃ + eᵇ)."""
     m = shift_for_exp(np.maximum(*_arrays(a, b)))
-    return m + log(exp(a - m) + exp(b - m))
+    with np.errstate(divide="ignore"):  # a = b = −∞: log 0 = −∞ is the answer
+        return m + log(exp(a - m) + exp(b - m))
 
 
 @scoped("lerp")

@@ -206,12 +206,14 @@ def prod(x, axis=None, keepdims=False):
     gradient ∏_{j≠i} xⱼ follows by the chain rule without a division, so zeros need no special case."""
     axes = normalize_axes(axis, x.ndim)
     y = _merge_axes(x, axes) if x.ndim else reshape(x, (1,))
-    while y.shape[-1] != 1:
-        n = y.shape[-1]
-        if n % 2 or n == 0:  # an odd count (or none) is padded with the product's identity
-            y = pad(y, ((0, 0),) * (y.ndim - 1) + ((0, 1),), value=1)
-            n += 1
-        y = y[..., :n // 2] * y[..., n // 2:]
+    one_more = ((0, 0),) * (y.ndim - 1) + ((0, 1),)
+    if y.shape[-1] == 0:  # the empty product is 1
+        y = pad(y, one_more, value=1)
+    while y.shape[-1] > 1:
+        if y.shape[-1] % 2:  # an odd count is padded with the product's identity
+            y = pad(y, one_more, value=1)
+        half = y.shape[-1] // 2
+        y = y[..., :half] * y[..., half:]
     return reshape(y, _kept_shape(x.shape, axes) if keepdims else tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
@@ -227,7 +229,8 @@ def logsumexp(x, axis=None, keepdims=False):
     x = to_float(x)
     axes = normalize_axes(axis, x.ndim)
     m = shift_for_exp(np.max(x.data, axis=axes, keepdims=True, initial=-np.inf))
-    y = log(sum(exp(x - m), axes, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # only −∞ along the axis: log 0 = −∞ is the answer
+        y = log(sum(exp(x - m), axes, keepdims=True)) + m
     return y if keepdims else reshape(y, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 

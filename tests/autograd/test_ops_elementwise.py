@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import autograd as ag
 
-from helpers import f64
+from helpers import against_torch, f64
 
 FEW = settings(max_examples=20, deadline=None)
 
@@ -179,3 +179,19 @@ def test_operand_without_grad_gets_no_gradient():
     (a * c).sum().backward()
     assert c.grad is None
     np.testing.assert_array_equal(a.grad.data, [3.0, 4.0])
+
+
+def test_pow_with_exponent_zero_has_gradient_zero_even_at_zero_like_torch():
+    x = f64([0.0, 1.0, -2.0])
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])
+    a, b = f64([0.0, 3.0]), f64([0.0, 0.0])
+    (a ** b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [0.0, 0.0])
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero encountered in power")  # 0 ** −1 = ∞
+@pytest.mark.parametrize("base, exponents", [(0.0, [0.0, 2.0, -1.0, 0.5]), (-2.0, [0.0, 2.0, 3.0])])
+def test_pow_exponent_gradient_at_zero_and_negative_bases_matches_torch(base, exponents):
+    """0^b: 0 for b ≥ 0 and −∞ for b < 0; (−2)^b: NaN (ln of a negative number), as PyTorch gives."""
+    against_torch(lambda b: base ** b, lambda b: base ** b, [np.array(exponents)])

@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import array_shapes, valid_tuple_axes
 
 import autograd as ag
 
-from helpers import f64
+from helpers import f64, gradcheck_and_torch, torch_fn
 
 FEW = settings(max_examples=20, deadline=None)
 
@@ -127,3 +127,102 @@ def test_var_without_degrees_of_freedom_is_nan_with_a_nan_gradient_like_torch():
         y = x.var(ddof=1)
     y.backward()
     assert np.isnan(y.item()) and np.isnan(x.grad.data).all()
+
+
+# -- composites: prod, logsumexp, std, norm; constants: any, all, argmax, argmin ---------------------------------
+def _dims(axis, ndim):
+    return tuple(range(ndim)) if axis is None else axis
+
+
+@pytest.mark.parametrize("shape, axis", [((3, 4), None), ((3, 4), 1), ((2, 3, 5), (0, 2)), ((7,), 0), ((), None),
+                                         ((2, 1, 3), -1)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_prod_and_logsumexp_match_torch(shape, axis, keepdims):
+    x = np.random.default_rng(0).uniform(-2, 2, shape)
+    dims = _dims(axis, len(shape))
+    gradcheck_and_torch(lambda t: ag.prod(t, axis, keepdims),
+                        lambda t: torch_fn("prod")(t.reshape(-1)) if axis is None and not keepdims else
+                        _torch_prod(t, dims, keepdims), x)
+    gradcheck_and_torch(lambda t: ag.logsumexp(t, axis, keepdims), lambda t: torch_fn("logsumexp")(t, dims, keepdims), x)
+
+
+def _torch_prod(t, dims, keepdims):
+    """torch.prod reduces one dim at a time."""
+    for d in sorted((d % max(t.ndim, 1) for d in (dims if isinstance(dims, tuple) else (dims,))), reverse=True):
+        t = t.prod(d, keepdim=keepdims) if t.ndim else t
+    return t
+
+
+def test_prod_gradient_is_the_product_of_the_others_even_with_zeros():
+    x = f64([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0], [1.5, 2.0, 4.0]])
+    ag.prod(x, 1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0], [8.0, 6.0, 3.0]])
+    assert ag.prod(f64(np.ones((2, 0))), 1).tolist() == [1.0, 1.0]
+
+
+def test_logsumexp_is_stable_and_handles_all_minus_infinity():
+    y = ag.logsumexp(f64([[1000.0, 1000.0], [-np.inf, -np.inf]]), 1)
+    np.testing.assert_allclose(y.data, [1000.0 + np.log(2), -np.inf])
+
+
+@pytest.mark.parametrize("axis, correction", [(None, 0), (1, 1), ((0, 2), 2), (-1, 0)])
+def test_std_matches_torch(axis, correction):
+    x = np.random.default_rng(1).standard_normal((3, 4, 5))
+    dims = _dims(axis, 3)
+    gradcheck_and_torch(lambda t: ag.std(t, axis, correction=correction),
+                        lambda t: torch_fn("std")(t, dims, correction=correction), x)
+
+
+def test_std_keeps_numpys_default_and_takes_torchs_keywords():
+    x = f64([1.0, 2.0, 4.0])
+    assert ag.std(x).item() == pytest.approx(np.std(x.data))
+    assert ag.std(x, unbiased=True).item() == ag.std(x, correction=1).item() == pytest.approx(np.std(x.data, ddof=1))
+    with pytest.raises(ValueError, match="std: give one of ddof, correction and unbiased"):
+        ag.std(x, ddof=1, correction=1)
+
+
+def test_std_and_norm_of_a_constant_have_gradient_zero_like_torch():
+    x = f64([3.0, 3.0])
+    ag.std(x).backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    z = f64([0.0, 0.0])
+    ag.norm(z).backward()
+    np.testing.assert_array_equal(z.grad.data, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("p", [2, 1, 3, 0.5, np.inf, -np.inf])
+@pytest.mark.parametrize("axis", [None, 1])
+def test_norm_matches_torch(p, axis):
+    x = np.random.default_rng(2).uniform(0.2, 2, (3, 4)) * np.array([1, -1, 1, -1])
+    dims = _dims(axis, 2)
+    gradcheck_and_torch(lambda t: ag.norm(t, p, axis), lambda t: torch_fn("linalg.vector_norm")(t, p, dims), x)
+
+
+def test_norm_zero_counts_nonzeros():
+    assert ag.norm(f64([0.0, 2.0, -1.0]), 0).item() == 2.0
+
+
+def test_any_all_argmax_argmin_give_constants_like_torch():
+    x = f64([[0.0, 2.0, 2.0], [-1.0, np.nan, 0.5]])
+    assert ag.any(x, 1).tolist() == [True, True] and ag.all(x, 1).tolist() == [False, True]
+    assert ag.any(x, keepdims=True).shape == (1, 1)
+    assert ag.argmax(x, 1).tolist() == [1, 1]  # the first of tied maxima; NaN is the largest, as in PyTorch
+    assert ag.argmin(x, 1, keepdims=True).tolist() == [[0], [1]]
+    assert ag.argmax(x).item() == 4 and ag.argmax(x).dtype == np.int64
+    assert ag.argmax(f64(3.0), 0).item() == 0
+
+
+def test_a_0d_tensor_accepts_axis_0_and_minus_1_like_torch():
+    x = f64(2.5)
+    for axis in (0, -1, (0,)):
+        assert x.sum(axis).item() == 2.5 and x.max(axis, keepdims=True).shape == ()
+    with pytest.raises(ValueError, match="axis 1 is out of range for a tensor with 0 dimensions"):
+        x.sum(1)
+
+
+def test_max_and_min_send_the_gradient_to_nan_like_torch():
+    x = f64([[1.0, np.nan, 3.0, np.nan], [1.0, 2.0, 3.0, 0.0]])
+    y = x.max(axis=1)
+    assert np.isnan(y.data[0]) and y.data[1] == 3.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.0, 0.5], [0.0, 0.0, 1.0, 0.0]])
