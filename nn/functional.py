@@ -801,8 +801,8 @@ def hardsigmoid(x):
 
 @scoped("hardswish")
 def hardswish(x):
-    """x·relu6(x + 3) / 6; gradient x/3 + ½ on [−3, 3] (both ends included, like PyTorch), 0 below, 1 above."""
-    return x * ag.clip(x + 3.0, 0.0, 6.0) / 6.0
+    """x·relu6(x + 3) / 6 = x·hardsigmoid(x); gradient x/3 + ½ on (−3, 3), 0 below, 1 above."""
+    return x * hardsigmoid(x)
 
 
 @scoped("logsigmoid")

@@ -126,3 +126,19 @@ def test_pool_errors():
         F.max_pool1d(ag.zeros(1, 1, 4), 0)
     with raises(ValueError, "adaptive_avg_pool2d: output_size must be ≥ 1, got (0, 2)"):
         F.adaptive_avg_pool2d(ag.zeros(1, 1, 4, 4), (0, 2))
+
+
+def test_max_pool_with_padding_on_an_integer_tensor_pads_with_the_dtypes_minimum():
+    x = ag.tensor(np.array([[[[-5, 2], [3, -7]]]], np.int32))
+    y = F.max_pool2d(x, 2, stride=1, padding=1)
+    assert y.dtype == np.int32
+    np.testing.assert_array_equal(y.data[0, 0], [[-5, 2, 2], [3, 3, 2], [3, 3, -7]])
+    assert F.max_pool1d(ag.tensor(np.array([[[-3, -4]]])), 2, padding=1).tolist() == [[[-3, -4]]]
+
+
+def test_max_pool_sends_the_gradient_to_a_nan_like_torch():
+    x = ag.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], dtype=np.float64, requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    assert np.isnan(y.item())
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, 1.0], [0.0, 0.0]]]])
