@@ -10,8 +10,8 @@ from ._allocator import tune_allocator
 from . import ops  # first: the primitives, then Tensor (whose methods call them)
 from . import functional, viz
 from .anomaly import detect_anomaly
-from .creation import (arange, from_numpy, full, generator, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
-                       zeros_like)
+from .creation import (arange, empty, eye, from_numpy, full, full_like, generator, linspace, manual_seed, ones,
+                       ones_like, rand, randint, randn, randn_like, tensor, zeros, zeros_like)
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import backward, grad
 from .explain import explain, trace_backward
@@ -25,6 +25,7 @@ tune_allocator()  # reuse freed activation buffers instead of page-faulting fres
 
 __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like",
+    "empty", "eye", "full_like", "linspace", "randint", "randn_like",
     "manual_seed", "generator", "set_default_dtype", "get_default_dtype", "backward", "grad", "Function",
     "Formula", "PRIMITIVES", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "scope",
     "gradcheck", "gradgradcheck", "dot_product_check", "GradcheckError", "detect_anomaly", "functional", "ops",
