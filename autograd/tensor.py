@@ -404,6 +404,99 @@ class Tensor:
 
     clamp = clip
 
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    floor_divide = __floordiv__
+    remainder = __mod__
+
+    def sin(self):
+        return _ops.sin(self)
+
+    def cos(self):
+        return _ops.cos(self)
+
+    def tan(self):
+        return _ops.tan(self)
+
+    def asin(self):
+        return _ops.asin(self)
+
+    def acos(self):
+        return _ops.acos(self)
+
+    def atan(self):
+        return _ops.atan(self)
+
+    def sinh(self):
+        return _ops.sinh(self)
+
+    def cosh(self):
+        return _ops.cosh(self)
+
+    def log2(self):
+        return _ops.log2(self)
+
+    def log10(self):
+        return _ops.log10(self)
+
+    def log1p(self):
+        return _ops.log1p(self)
+
+    def expm1(self):
+        return _ops.expm1(self)
+
+    def exp2(self):
+        return _ops.exp2(self)
+
+    def rsqrt(self):
+        return _ops.rsqrt(self)
+
+    def reciprocal(self):
+        return _ops.reciprocal(self)
+
+    def erf(self):
+        return _ops.erf(self)
+
+    def sign(self):
+        return _ops.sign(self)
+
+    def floor(self):
+        return _ops.floor(self)
+
+    def ceil(self):
+        return _ops.ceil(self)
+
+    def round(self):
+        return _ops.round(self)
+
+    def trunc(self):
+        return _ops.trunc(self)
+
+    def logaddexp(self, other):
+        return _ops.logaddexp(self, other)
+
+    def lerp(self, end, weight):
+        return _ops.lerp(self, end, weight)
+
+    def isnan(self):
+        return _ops.isnan(self)
+
+    def isinf(self):
+        return _ops.isinf(self)
+
+    def isfinite(self):
+        return _ops.isfinite(self)
+
     # -- reductions: NumPy's axis/keepdims or PyTorch's dim/keepdim ---------------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Σ over `axis` (int, tuple or None for all)."""
@@ -422,15 +515,32 @@ class Tensor:
 
     def var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None):
         """Variance; ddof=0 (NumPy's default) unless `ddof`, `unbiased` or `correction` say otherwise."""
-        if unbiased is not None:
-            ddof = int(unbiased)
-        if correction is not None:
-            ddof = correction
-        return _ops.var(self, _axis(axis, dim), ddof, _keep(keepdims, keepdim))
+        return _ops.var(self, _axis(axis, dim), ddof, _keep(keepdims, keepdim), correction=correction, unbiased=unbiased)
 
-    def std(self, *args, **kwargs):
+    def std(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, unbiased=None, correction=None):
         """√var, with var's arguments."""
-        return _ops.sqrt(self.var(*args, **kwargs))
+        return _ops.std(self, _axis(axis, dim), ddof, _keep(keepdims, keepdim), correction=correction, unbiased=unbiased)
+
+    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.prod(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.logsumexp(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def norm(self, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.norm(self, p, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def any(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.any(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def all(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.all(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def cumsum(self, axis=None, *, dim=None):
+        return _ops.cumsum(self, _axis(axis, dim))
+
+    def cumprod(self, axis=None, *, dim=None):
+        return _ops.cumprod(self, _axis(axis, dim))
 
     # -- shape -----------------------------------------------------------------------
     def reshape(self, *shape):
@@ -441,8 +551,8 @@ class Tensor:
     def permute(self, *axes):
         return _ops.permute(self, *axes)
 
-    def transpose(self, axis0=None, axis1=None):
-        return _ops.transpose(self, axis0, axis1)
+    def transpose(self, *axes):
+        return _ops.transpose(self, *axes)
 
     def swapaxes(self, axis0, axis1):
         return _ops.swapaxes(self, axis0, axis1)
@@ -468,6 +578,54 @@ class Tensor:
     def pad(self, pad_width, value=0.0):
         return _ops.pad(self, pad_width, value)
 
+    def flip(self, *dims):
+        return _ops.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def roll(self, shifts, dims=None):
+        return _ops.roll(self, shifts, dims)
+
+    def repeat(self, *sizes):
+        return _ops.repeat(self, *sizes)
+
+    def tile(self, *reps):
+        return _ops.tile(self, reps[0] if len(reps) == 1 else reps)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _ops.chunk(self, chunks, dim)
+
+    def tril(self, diagonal=0):
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ops.triu(self, diagonal)
+
+    def diag(self, diagonal=0):
+        return _ops.diag(self, diagonal)
+
+    def gather(self, dim, index):
+        return _ops.gather(self, dim, index)
+
+    def scatter(self, dim, index, src):
+        return _ops.scatter(self, dim, index, src)
+
+    def scatter_add(self, dim, index, src):
+        return _ops.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return _ops.index_select(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        return _ops.masked_fill(self, mask, value)
+
+    def sort(self, dim=-1, descending=False):
+        return _ops.sort(self, dim, descending)
+
+    def topk(self, k, dim=-1, largest=True):
+        return _ops.topk(self, k, dim, largest)
+
     # -- dtype -----------------------------------------------------------------------
     def to(self, dtype):
         return _ops.cast(self, dtype)
@@ -482,10 +640,10 @@ class Tensor:
 
     # -- non-differentiable reductions -------------------------------------------------
     def argmax(self, axis=None, dim=None, keepdims=False):
-        return Tensor._wrap(np.argmax(self.data, axis=_axis(axis, dim), keepdims=keepdims))
+        return _ops.argmax(self, _axis(axis, dim), keepdims)
 
     def argmin(self, axis=None, dim=None, keepdims=False):
-        return Tensor._wrap(np.argmin(self.data, axis=_axis(axis, dim), keepdims=keepdims))
+        return _ops.argmin(self, _axis(axis, dim), keepdims)
 
     # -- comparisons (no gradient) -----------------------------------------------------
     def _compare(self, other, ufunc):

@@ -34,3 +34,6 @@ __all__ = [
     "flip", "roll", "repeat", "tile", "split", "chunk", "tril", "triu", "diag", "gather", "scatter", "scatter_add",
     "index_select", "masked_fill", "sort", "topk",
 ]
+
+#: The functions whose result is a constant (bool or integer values, or a step no gradient can cross).
+NO_GRADIENT = ("floor_divide", "isnan", "isinf", "isfinite", "any", "all", "argmax", "argmin")

@@ -150,6 +150,7 @@ def sum(x, axis=None, keepdims=False):
 
 
 def mean(x, axis=None, keepdims=False):
+    """(1/n) Σ over `axis` (int, tuple or None for all)."""
     return _reduce(Mean, x, axis, keepdims)
 
 

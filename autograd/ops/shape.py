@@ -216,19 +216,26 @@ def permute(x, *axes):
     return Permute.apply(x, axes=axes)
 
 
-def transpose(x, axis0=None, axis1=None):
-    """Swap two axes, or reverse all axes when none are given (NumPy's `transpose`)."""
-    if axis0 is None and axis1 is None:
+def transpose(x, *axes):
+    """Two axes: swap them (PyTorch's transpose(dim0, dim1)); none: reverse all; a full order, as several ints
+    or one tuple: permute by it (NumPy's transpose(*axes))."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        return permute(x, *axes[0])
+    if not axes:
         return permute(x, *reversed(range(x.ndim)))
-    if axis0 is None or axis1 is None:
-        raise ValueError(f"transpose: give two axes to swap, or none to reverse all; got {axis0}, {axis1}")
-    axes = list(range(x.ndim))
-    axis0, axis1 = _axis(axis0, x.ndim, "transpose"), _axis(axis1, x.ndim, "transpose")
-    axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
-    return permute(x, *axes)
+    if len(axes) != 2:
+        if len(axes) == x.ndim:
+            return permute(x, *axes)
+        raise ValueError(f"transpose: give two axes to swap, or none to reverse all, or an order of all {x.ndim} "
+                         f"axes; got {axes}")
+    order = list(range(x.ndim))
+    axis0, axis1 = _axis(axes[0], x.ndim, "transpose"), _axis(axes[1], x.ndim, "transpose")
+    order[axis0], order[axis1] = order[axis1], order[axis0]
+    return permute(x, *order)
 
 
 def swapaxes(x, axis0, axis1):
+    """Swap two axes (NumPy's name for PyTorch's two-axis transpose)."""
     return transpose(x, axis0, axis1)
 
 
@@ -320,13 +327,14 @@ def _check_same(tensors, axis, op, skip_axis):
 
 
 def squeeze(x, axis=None):
-    """Drop size-1 axes (all, or the given ones): a reshape."""
-    axes = tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None else \
-        tuple(_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
-    for a in axes:
-        if x.shape[a] != 1:
-            raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
-    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    """Drop size-1 axes (all, or those of the given ones that have size 1; others stay, like PyTorch): a reshape.
+    A 0-d tensor takes axis 0 or −1."""
+    if axis is None:
+        axes = {i for i, n in enumerate(x.shape) if n == 1}
+    else:
+        given = (axis,) if isinstance(axis, (int, np.integer)) else axis
+        axes = {_axis(a, x.ndim or 1, "squeeze") for a in given}
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
 
 
 def unsqueeze(x, axis):

@@ -173,7 +173,6 @@ def test_squeeze_unsqueeze_flatten_reshape_shapes_and_gradients(fn, shape):
      r"concatenate: tensor 1 has shape \(3, 2\), expected it to match \(2, 3\)"),
     (lambda: ag.stack([randn(2), randn(3)]), r"stack: tensor 1 has shape \(3,\), expected it to match \(2,\)"),
     (lambda: ag.concatenate([]), r"concatenate: expected a non-empty list"),
-    (lambda: randn(2, 3).squeeze(0), r"squeeze: axis 0 has size 2, not 1 \(shape \(2, 3\)\)"),
     (lambda: randn(2, 3).permute(0, 0), r"permute: \(0, 0\) is not a permutation of the 2 axes of shape \(2, 3\)"),
     (lambda: ag.pad(randn(2, 3), ((1, 1),)), r"pad: 1 \(before, after\) pairs given for a tensor of shape \(2, 3\)"),
     (lambda: ag.pad(randn(2), ((-1, 0),)), r"pad: widths must be non-negative"),
@@ -190,3 +189,18 @@ def test_squeeze_unsqueeze_flatten_reshape_shapes_and_gradients(fn, shape):
 def test_shape_errors_name_expected_and_received(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_squeeze_leaves_axes_that_are_not_1_and_takes_axis_0_of_a_0d_tensor_like_torch():
+    x = randn(2, 1, 3)
+    assert x.squeeze(0) is x and x.squeeze((0, 1)).shape == (2, 3)
+    assert randn().squeeze(0).shape == () and randn().squeeze(-1).shape == ()
+
+
+def test_transpose_swaps_two_axes_and_permutes_by_a_full_order_like_numpy():
+    x = randn(2, 3, 4)
+    assert x.transpose(0, 2).shape == (4, 3, 2)  # two ints: PyTorch's swap
+    assert x.transpose(2, 0, 1).shape == (4, 2, 3) and x.transpose((1, 2, 0)).shape == (3, 4, 2)
+    np.testing.assert_array_equal(x.transpose(2, 0, 1).data, x.data.transpose(2, 0, 1))
+    assert randn(2, 3).transpose(1, 0).shape == (3, 2)
+    assert ag.gradcheck(lambda t: t.transpose(1, 2, 0) * 2.0, [x])
