@@ -141,3 +141,20 @@ def test_indexing_ops_have_no_backward_code_of_their_own():
 def test_errors_name_what_was_expected_and_what_came(call, error, message):
     with pytest.raises(error, match=message):
         call(f64(rand(3, 4)))
+
+
+def test_tensor_methods_take_pytorchs_arguments():
+    x = f64(rand(3, 4))
+    assert x.flip(0, 1).tolist() == ag.flip(x, (0, 1)).tolist() and x.flip((1,)).tolist() == ag.flip(x, 1).tolist()
+    assert x.roll(1, 0).tolist() == ag.roll(x, 1, 0).tolist()
+    assert x.repeat(2, 1).shape == (6, 4) and x.tile(2).shape == (3, 8) and x.tile(2, 1).shape == (6, 4)
+    assert [p.shape for p in x.split(3, dim=1)] == [(3, 3), (3, 1)] and len(x.chunk(3)) == 3
+    assert x.tril(1).tolist() == ag.tril(x, 1).tolist() and x.triu().tolist() == ag.triu(x).tolist()
+    assert x.diag().shape == (3,)
+    index = np.array([[0, 3], [1, 1], [2, 0]])
+    assert x.gather(1, index).tolist() == ag.gather(x, 1, index).tolist()
+    assert x.scatter(1, index, 0.0).tolist() == ag.scatter(x, 1, index, 0.0).tolist()
+    assert x.scatter_add(1, index, x[:, :2]).tolist() == ag.scatter_add(x, 1, index, x[:, :2]).tolist()
+    assert x.index_select(0, [2]).shape == (1, 4) and x.masked_fill(x.data > 0, 0.0).data.max() <= 0
+    assert x.sort(dim=0, descending=True).indices.tolist() == ag.sort(x, 0, True).indices.tolist()
+    assert x.topk(2, largest=False).values.tolist() == ag.topk(x, 2, largest=False).values.tolist()

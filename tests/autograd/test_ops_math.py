@@ -113,3 +113,15 @@ def test_isnan_isinf_isfinite_give_bool_tensors_without_gradient():
     assert ag.isfinite(x).tolist() == [True, False, False, False]
     assert ag.isnan(x).dtype == bool and not ag.isnan(x).requires_grad
     assert ag.isfinite(f64(2.0)).shape == ()
+
+
+def test_operators_and_methods_call_the_same_ops():
+    x, y = f64([3.5, -2.25]), f64([2.0, 0.75])
+    assert (x % y).tolist() == ag.remainder(x, y).tolist() and (7.0 % y).tolist() == ag.remainder(7.0, y).tolist()
+    assert (x // y).tolist() == [1.0, -3.0] and (7 // y).tolist() == [3.0, 9.0]
+    for name in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "log2", "log10", "log1p", "expm1",
+                 "exp2", "rsqrt", "reciprocal", "erf", "sign", "floor", "ceil", "round", "trunc", "isnan"):
+        z = y / 4
+        np.testing.assert_array_equal(getattr(z, name)().data, getattr(ag, name)(z).data, err_msg=name)
+    assert x.logaddexp(y).tolist() == ag.logaddexp(x, y).tolist()
+    assert x.lerp(y, 0.25).tolist() == ag.lerp(x, y, 0.25).tolist()

@@ -226,3 +226,13 @@ def test_max_and_min_send_the_gradient_to_nan_like_torch():
     assert np.isnan(y.data[0]) and y.data[1] == 3.0
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.0, 0.5], [0.0, 0.0, 1.0, 0.0]])
+
+
+def test_tensor_methods_take_dim_and_keepdim():
+    x = f64(np.random.default_rng(3).uniform(0.5, 2, (2, 3)))
+    assert x.prod(dim=1, keepdim=True).shape == (2, 1) and x.logsumexp(1).shape == (2,)
+    assert x.norm(1, dim=0).tolist() == ag.norm(x, 1, 0).tolist() and x.norm().shape == ()
+    assert x.any(dim=1).tolist() == [True, True] and x.all().item()
+    assert x.cumsum(dim=1).tolist() == ag.cumsum(x, 1).tolist() and x.cumprod(0).shape == (2, 3)
+    assert x.std(dim=1, correction=1).tolist() == ag.std(x, 1, correction=1).tolist()
+    assert x.argmax(dim=1).tolist() == np.argmax(x.data, 1).tolist()
