@@ -7,6 +7,8 @@ Both run one doubling scan (Hillis–Steele): after the step with shift s, y[i] 
 so ⌈log₂ n⌉ steps of slice, pad and one elementwise add or multiply. The gradient follows by the chain rule:
 cumsum's is the reverse cumulative sum of ḡ, cumprod's Σ_{k≥i} ḡ_k·∏_{j≤k, j≠i} x_j, exact even where x = 0.
 """
+import numpy as np
+
 from ..grad_mode import scoped
 from .elementwise import add, mul
 from .shape import pad
@@ -15,6 +17,8 @@ from .shape import pad
 def _scan(x, axis, combine, identity, op):
     """Inclusive scan of `combine` along `axis`; a 0-d tensor (axis 0 or −1) is its own scan."""
     ndim = x.ndim or 1
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: expected an int axis (dim), got {axis!r}")
     if not -ndim <= axis < ndim:
         raise ValueError(f"{op}: axis {axis} is out of range for a tensor with {x.ndim} dimensions")
     if x.ndim == 0:

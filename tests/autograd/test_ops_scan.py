@@ -29,3 +29,8 @@ def test_scans_have_no_backward_code_of_their_own():
 def test_scan_axis_out_of_range_names_the_rank():
     with pytest.raises(ValueError, match=r"cumsum: axis 2 is out of range for a tensor with 2 dimensions"):
         ag.cumsum(f64(np.ones((2, 3))), 2)
+
+
+def test_scan_needs_an_int_axis():
+    with pytest.raises(TypeError, match=r"cumprod: expected an int axis \(dim\), got None"):
+        f64(np.ones(3)).cumprod()
