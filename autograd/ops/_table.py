@@ -6,7 +6,6 @@ A row per public function of `autograd.ops` (and of `nn.functional`): a primitiv
 formulas from the primitives table, a composite (or a function without gradient, `ops.NO_GRADIENT`) the first
 sentence of its docstring.
 """
-import re
 import sys
 
 from .. import ops
