@@ -30,17 +30,16 @@ def summary(fn):
 
 
 def ops_table_markdown(module=ops):
-    """One Markdown table of `module.__all__`'s functions: name, kind, forward, gradient."""
+    """One Markdown table: a row per function in `module.__all__` (name, kind, forward, gradient), then one per
+    primitive that has no function of its name there (used inside composites)."""
     rows = ["| op | kind | forward | gradient (VJP) |", "|---|---|---|---|"]
-    for name in module.__all__:
-        fn = getattr(module, name)
-        if not callable(fn):
-            continue
+    names = [name for name in module.__all__ if callable(getattr(module, name))]
+    for name in names + sorted(set(ops.PRIMITIVES) - set(names)):
         primitive = ops.PRIMITIVES.get(name)
         if name in ops.NO_GRADIENT:
-            rows.append(f"| `{name}` | no gradient | {_cell(summary(fn))} | — |")
+            rows.append(f"| `{name}` | no gradient | {_cell(summary(getattr(module, name)))} | — |")
         elif primitive is None:
-            rows.append(f"| `{name}` | composite | {_cell(summary(fn))} | chain rule |")
+            rows.append(f"| `{name}` | composite | {_cell(summary(getattr(module, name)))} | chain rule |")
         else:
             f = primitive.formula
             vjps = "; ".join(f"{symbol}: {vjp}" for symbol, vjp in zip(f.inputs, f.vjps))
