@@ -158,3 +158,16 @@ def test_tensor_methods_take_pytorchs_arguments():
     assert x.index_select(0, [2]).shape == (1, 4) and x.masked_fill(x.data > 0, 0.0).data.max() <= 0
     assert x.sort(dim=0, descending=True).indices.tolist() == ag.sort(x, 0, True).indices.tolist()
     assert x.topk(2, largest=False).values.tolist() == ag.topk(x, 2, largest=False).values.tolist()
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: ag.cumprod(x, 1), lambda x: ag.cumsum(x, 0), lambda x: ag.prod(x, 1),
+    lambda x: ag.einsum("ij,kj->ik", x, x), lambda x: ag.sort(x, 1).values, lambda x: ag.roll(x, (3, -5), (0, 1)),
+    lambda x: ag.gather(x, 1, np.random.default_rng(0).integers(0, 300, (40, 500))), lambda x: ag.logsumexp(x, 0),
+], ids=["cumprod", "cumsum", "prod", "einsum", "sort", "roll", "gather", "logsumexp"])
+def test_vjps_pass_the_dot_product_test_on_large_shapes(fn):
+    """⟨v, J·u⟩ = ⟨Jᵀ·v, u⟩ on a 40×300 input: a wrong VJP anywhere in the composite shows. The values are
+    distinct and far apart against the probe's step, so no sorted order flips."""
+    x = f64(0.9 + 0.2 * np.random.default_rng(1).permutation(12000).reshape(40, 300) / 12000)
+    lhs, rhs = ag.dot_product_check(fn, [x])
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-5)
