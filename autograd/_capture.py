@@ -78,15 +78,16 @@ class Capture:
                          observer=self._observe)
         return True
 
-    def _observe(self, node, upstream, results):
+    def _observe(self, node, upstream, grads, raw_shapes):
         if isinstance(node, AccumulateGrad):
             self.leaf_grads[Edge(node, 0)] = upstream[0].data
             return
         self.grads[node] = [None if g is None else g.data for g in upstream]
-        for index, result in enumerate(results or ()):
+        for index, g in enumerate(grads):
             flow = self._flow_of.get((node, index))
-            if result is not None and flow is not None:
-                self.flows[flow] = (result[0], result[1].data)
+            if g is not None and flow is not None:
+                raw = raw_shapes[index] if raw_shapes and raw_shapes[index] is not None else g.shape
+                self.flows[flow] = (raw, g.data)
 
     def local(self, flow):
         """∂(output)/∂(input) along `flow` for a one-output node: its VJP at ḡ = 1 (a number for scalars)."""

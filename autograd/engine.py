@@ -10,10 +10,11 @@ it to `.grad`. After a node ran, its saved values are freed unless `retain_graph
 Around that loop sit small helpers: which nodes must run for `grad` (a pre-pass), tensor
 hooks (checked: a hook may change a gradient's values, not its shape), detect_anomaly's
 check of each result, and the `create_graph` scope. An *observer* (any callable
-`observer(node, upstream, results)`) sees, per node, the upstream gradients, each VJP
-result per input edge as `(shape the VJP returned, gradient summed to the input)`, and
-through `node.outputs`/`node.saved` the forward values; `viz` and `explain` get their
-numbers this way.
+`observer(node, upstream, grads, raw_shapes)`) sees, per node, the upstream gradients, each
+VJP result per input summed to the input's shape, the shape the VJP returned where that
+differed (broadcasting undone), and through `node.outputs`/`node.saved` the forward values;
+`viz` and `explain` get their numbers this way. A node that received a gradient but does not
+run (a leaf's accumulator when not accumulating, a `grad` target) is observed with no grads.
 """
 import contextlib
 
@@ -31,8 +32,8 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                  run_hooks=True, observer=None):
     """Send the seed gradients back through the graph; returns {target position: gradient}.
 
-    seeds: [(position, gradient)]. targets: positions whose total gradient to capture (for
-    `grad`); then only the nodes between the seeds and the targets run. accumulate: run the
+    seeds: [(position, gradient)]. targets: {node: output slots} whose total gradient to capture
+    (for `grad`); then only the nodes between the seeds and the targets run. accumulate: run the
     leaves' AccumulateGrad nodes (False leaves every `.grad` alone).
     """
     pending = {}
@@ -40,21 +41,14 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
         _add(pending, node, slot, g)
     order = backward_order(pending)
     runs = _nodes_to_run(order, targets, accumulate)
+    if targets is not None:
+        order = [node for node in order if node in runs or node in targets]
     captured = {}
     with _backward_mode(create_graph):
         for node in order:
             upstream = pending.pop(node, None)
-            if runs is not None and node not in runs and (targets is None or node not in targets):
-                if observer is not None and upstream is not None:
-                    observer(node, upstream, None)
-                continue
-            if node.released:
-                raise RuntimeError(
-                    f"trying to backward through the graph a second time ({node!r} was freed after the "
-                    "first backward); pass retain_graph=True to the first backward to keep it"
-                )
-            if upstream is None:  # no gradient reached this node (its consumers returned None)
-                if not retain_graph and runs is None:
+            if upstream is None:  # no gradient reached it (its consumers returned None)
+                if runs is None and not retain_graph:
                     node.release()
                 continue
             if node.pre_hooks and run_hooks:
@@ -64,16 +58,19 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                     captured[(node, slot)] = upstream[slot]
             if runs is not None and node not in runs:
                 if observer is not None:
-                    observer(node, upstream, None)
+                    observer(node, upstream, (), ())
                 continue
-            results = _vjp(node, upstream, create_graph)
+            grads, raw_shapes = _vjp(node, upstream, create_graph)
             if observer is not None:
-                observer(node, upstream, results)
+                observer(node, upstream, grads, raw_shapes)
             if not retain_graph:
                 node.release()
-            for child, slot, result in zip(node.inputs, node.input_slots, results):
-                if result is not None:
-                    _add(pending, child, slot, result[1])
+            for child, slot, g in zip(node.inputs, node.input_slots, grads):
+                if g is not None:
+                    waiting = pending.get(child)
+                    if waiting is None:
+                        waiting = pending[child] = [None] * len(child.out_meta)
+                    waiting[slot] = g if waiting[slot] is None else waiting[slot] + g
     return captured
 
 
@@ -115,7 +112,13 @@ def _backward_mode(create_graph):
 
 
 def _vjp(node, upstream, create_graph):
-    """Run node's VJP on its upstream gradients; per input: None or (raw shape, gradient fitted to it)."""
+    """Run node's VJP on its upstream gradients. Returns per input the gradient summed to the input's
+    shape and dtype (or None), and per input the shape the VJP returned (None: already the input's)."""
+    if node.released:
+        raise RuntimeError(
+            f"trying to backward through the graph a second time ({node!r} was freed after the "
+            "first backward); pass retain_graph=True to the first backward to keep it"
+        )
     if len(upstream) > 1:
         upstream = [Tensor._wrap(np.zeros(shape, dtype)) if g is None else g
                     for g, (shape, dtype) in zip(upstream, node.out_meta)]
@@ -132,19 +135,21 @@ def _vjp(node, upstream, create_graph):
             f"{node!r}: backward returned {len(result)} gradients, expected {len(node.inputs)} "
             "(one per input of forward; use None for inputs without a gradient)"
         )
-    fitted = []
-    for index, (child, g) in enumerate(zip(node.inputs, result)):
-        if child is None or g is None:
-            fitted.append(None)
+    grads = list(result)
+    raw_shapes = None
+    for index, g in enumerate(result):
+        if g is None:
+            continue
+        if node.inputs[index] is None:
+            grads[index] = None
             continue
         shape, dtype = node.in_meta[index]
         if type(g) is not Tensor or g.data.shape != shape or g.data.dtype != dtype:
-            raw = np.shape(g.data if isinstance(g, Tensor) else g)
-            g = _fit(g, shape, dtype, node, index)
-        else:
-            raw = shape
-        fitted.append((raw, g))
-    return fitted
+            if raw_shapes is None:
+                raw_shapes = [None] * len(result)
+            raw_shapes[index] = np.shape(g.data if isinstance(g, Tensor) else g)
+            grads[index] = _fit(g, shape, dtype, node, index)
+    return grads, raw_shapes or ()
 
 
 def _fit(g, shape, dtype, node, index):

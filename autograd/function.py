@@ -171,21 +171,16 @@ class Function(Node):
     # -- running a Function ----------------------------------------------------------
     @classmethod
     def apply(cls, *args, **kwargs):
-        """Run forward on the inputs' arrays; record a node when grad is needed."""
+        """Run forward on the inputs' arrays; record a node when grad mode is on and an input requires grad."""
         ctx = _new(cls)
-        arrays = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.data)
-                if a._requires_grad:
-                    record = True
-            else:
-                arrays.append(a)
-        if record and state.grad_enabled and cls.differentiable:
-            _link(ctx, args, kwargs)
-            return _record(ctx, cls.forward(ctx, *arrays, **kwargs), args, arrays)
-        ctx.needs_input_grad = _no_grad_needed(len(args))
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        if state.grad_enabled and cls.differentiable:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    _link(ctx, args, kwargs)
+                    return _record(ctx, cls.forward(ctx, *arrays, **kwargs), args, arrays)
+        n = len(args)
+        ctx.needs_input_grad = _NONE_NEEDED[n] if n < len(_NONE_NEEDED) else (False,) * n
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not tuple and not state.anomaly:
             result = _wrap(out)
@@ -197,11 +192,7 @@ class Function(Node):
         return results[0] if type(out) is not tuple else results
 
 
-def _no_grad_needed(n, _cache={}):
-    flags = _cache.get(n)
-    if flags is None:
-        flags = _cache[n] = (False,) * n
-    return flags
+_NONE_NEEDED = tuple((False,) * n for n in range(16))
 
 
 def _outputs(cls, out):
@@ -226,67 +217,81 @@ def _shared(value):
 
 
 def _link(ctx, args, kwargs):
-    """Make ctx a node, before its forward runs: input edges, metadata, scope (needs_input_grad too)."""
+    """Make ctx a node, before its forward runs: input edges, metadata, scope (needs_input_grad too).
+
+    Fields left at their class defaults (no hooks, nothing saved, no options) are not written.
+    """
     inputs = []
     slots = []
     meta = []
     versions = []
-    constants = []
+    constants = None
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             data = a.data
             meta.append((data.shape, data.dtype))
             node = a._node
-            if node is None:
-                versions.append(a._version)
-                if a._requires_grad:
-                    inputs.append(a._grad_accumulator())
-                    slots.append(0)
-                    continue
-                constants.append((i, data))
-            else:
+            if node is not None:
                 versions.append(None)
                 inputs.append(node)
                 slots.append(a._out_idx)
                 continue
+            counter = a._vc
+            versions.append(0 if counter is None else counter.value)
+            if a._requires_grad:
+                inputs.append(a._accumulator or a._grad_accumulator())
+                slots.append(0)
+                continue
+            value = data
         else:
             meta.append(None)
             versions.append(None)
-            constants.append((i, a))
+            value = a
+        constants = [(i, value)] if constants is None else constants + [(i, value)]
         inputs.append(None)
         slots.append(0)
+    shared = _SHARED.setdefault
     ctx.inputs = tuple(inputs)
-    ctx.input_slots = _shared(tuple(slots))
-    ctx.in_meta = _shared(tuple(meta))
-    ctx.in_versions = _shared(tuple(versions))
-    ctx.needs_input_grad = _shared(tuple([node is not None for node in inputs]))
-    ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
-    ctx.options = kwargs or _NO_OPTIONS
+    key = tuple(slots)
+    ctx.input_slots = shared(key, key)
+    key = tuple(meta)
+    ctx.in_meta = shared(key, key)
+    key = tuple(versions)
+    ctx.in_versions = shared(key, key)
+    key = tuple([node is not None for node in inputs])
+    ctx.needs_input_grad = shared(key, key)
+    if constants is not None:
+        ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
+    if kwargs:
+        ctx.options = kwargs
     ctx.scope = state.scope
-    ctx.site = _creation_site() if state.anomaly else None
-    ctx.pre_hooks = ctx.out_counters = None
-    ctx.released = False
-    ctx.saved = ()
+    if state.anomaly:
+        ctx.site = _creation_site()
 
 
 def _record(ctx, out, args, arrays):
     """After the forward: keep its outputs, resolve what it saved, wrap the outputs as ctx's."""
+    if len(_SHARED) > 100_000:  # shapes vary without bound in odd programs: keep the table small
+        _SHARED.clear()
     if type(out) is not tuple and not state.anomaly:
-        returned = (out,)
-        outs = returned if type(out) is np.ndarray else (np.asarray(out),)
-        ctx.out_meta = _shared(((outs[0].shape, outs[0].dtype),))
-    else:
-        returned = out if type(out) is tuple else (out,)
-        outs = _outputs(type(ctx), out)
-        ctx.out_meta = _shared(tuple([(o.shape, o.dtype) for o in outs]))
-    ctx.outputs = outs
+        outs = (out if type(out) is np.ndarray else np.asarray(out),)
+        key = ((outs[0].shape, outs[0].dtype),)
+        ctx.out_meta = _SHARED.setdefault(key, key)
+        ctx.outputs = outs
+        result = _wrap(outs[0], ctx, 0)
+        if type(ctx).view:
+            _share_version(result, args[0], ctx)
+        if ctx.saved:
+            _resolve_saved(ctx, args, arrays, (out,))
+        return result
+    returned = out if type(out) is tuple else (out,)
+    outs = ctx.outputs = _outputs(type(ctx), out)
+    ctx.out_meta = _shared(tuple([(o.shape, o.dtype) for o in outs]))
     results = [_wrap(o, ctx, i) for i, o in enumerate(outs)]
     if type(ctx).view:
         _share_version(results[0], args[0], ctx)
     if ctx.saved:
         _resolve_saved(ctx, args, arrays, returned)
-    else:
-        ctx.saved_versions = ()
     return results[0] if type(out) is not tuple else tuple(results)
 
 
@@ -304,15 +309,17 @@ def _resolve_saved(ctx, args, arrays, returned):
     and node.saved_versions, each one's version at this moment."""
     saved = []
     versions = []
+    taken = ()  # input positions already saved: in x·x, x is input 0 and input 1
     for item in ctx.saved:
+        if not isinstance(item, Tensor):
+            index = _input_position(item, args, arrays, taken)  # most often an input's own array
+            if index is not None:
+                taken += (index,)
+                item = args[index]
         if isinstance(item, Tensor):
             saved.append(item)
-            versions.append(item._version)
-            continue
-        index = _input_position(item, args, arrays, saved)  # most often an input's own array
-        if index is not None:
-            saved.append(args[index])
-            versions.append(args[index]._version)
+            counter = item._vc
+            versions.append(item._version if counter is None else counter.value)
             continue
         slot = _output_position(item, returned, ctx.outputs)
         if slot is not None:
@@ -323,19 +330,16 @@ def _resolve_saved(ctx, args, arrays, returned):
         saved.append(item)
         versions.append(None)
     ctx.saved = tuple(saved)
-    ctx.saved_versions = _shared(tuple(versions))
+    key = tuple(versions)
+    ctx.saved_versions = _SHARED.setdefault(key, key)
 
 
-def _input_position(item, args, arrays, saved):
-    """Which input Tensor's array `item` is; in x·x both are: the first one not saved yet."""
-    position = None
+def _input_position(item, args, arrays, taken):
+    """Which input Tensor's array `item` is (the first such input not `taken`), else None."""
     for i, array in enumerate(arrays):
-        if item is array and isinstance(args[i], Tensor):
-            if position is None:
-                position = i
-            elif any(entry is args[position] for entry in saved):
-                return i
-    return position
+        if array is item and i not in taken and isinstance(args[i], Tensor):
+            return i
+    return None
 
 
 def _output_position(item, returned, outs):

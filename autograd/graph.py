@@ -49,10 +49,14 @@ class VersionCounter:
 class Node:
     """A recorded operation in the backward graph (see the module docstring for its fields)."""
 
-    __slots__ = ("inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs", "out_counters",
-                 "saved", "saved_versions", "constants", "options", "needs_input_grad", "scope", "site",
-                 "pre_hooks", "released", "__dict__", "__weakref__")
+    __slots__ = ("inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs", "needs_input_grad",
+                 "scope", "__dict__", "__weakref__")
     name = None
+    # fields most nodes leave at these defaults (written only when they differ)
+    saved = saved_versions = constants = ()
+    options = {}
+    out_counters = site = pre_hooks = None
+    released = False
 
     @property
     def n_outputs(self):

@@ -35,6 +35,9 @@ def _as_array(data, dtype=None):
     return array
 
 
+_new = object.__new__
+
+
 def _axis(axis, dim):
     return dim if axis is None else axis
 
@@ -46,36 +49,34 @@ def _keep(keepdims, keepdim):
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_out_idx", "name", "_vc", "_accumulator",
-                 "__weakref__")
+    __slots__ = ("data", "_requires_grad", "_node", "_out_idx", "__dict__", "__weakref__")
+    # rarely set: class defaults until written (each op's output then costs four writes, not eight)
+    grad = None
+    name = None
+    _vc = None  # the version counter, made when first needed (a write, a view, a save)
+    _accumulator = None
     __array_priority__ = 1000
     __array_ufunc__ = None  # make ndarray ⊕ Tensor defer to Tensor's reflected operators
     __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _as_array(data, dtype)
-        self.grad = None
         self._requires_grad = False
         self._node = None
         self._out_idx = 0
-        self.name = name
-        self._vc = None  # the version counter, made when first needed (a write, a view, a save)
-        self._accumulator = None
+        if name is not None:
+            self.name = name
         if requires_grad:
             self.requires_grad = True
 
     @classmethod
     def _wrap(cls, array, node=None, index=0):
         """Fast internal constructor: no copy, no checks."""
-        t = cls.__new__(cls)
+        t = _new(cls)
         t.data = array if type(array) is np.ndarray else np.asarray(array)
-        t.grad = None
         t._requires_grad = node is not None
         t._node = node
         t._out_idx = index
-        t.name = None
-        t._vc = None
-        t._accumulator = None
         return t
 
     # -- versions and graph positions ----------------------------------------------------
