@@ -6,7 +6,8 @@
     y.backward()
     x.grad  # tensor([2., 4.])
 """
-from ._allocator import tune_allocator
+from .runtime import tune_allocator
+from .parallel import get_num_threads, set_num_threads
 from . import ops  # first: the primitives, then Tensor (whose methods call them)
 from . import functional, viz
 from .anomaly import detect_anomaly
@@ -29,5 +30,5 @@ __all__ = [
     "manual_seed", "generator", "set_default_dtype", "get_default_dtype", "backward", "grad", "Function",
     "Formula", "PRIMITIVES", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "scope",
     "gradcheck", "gradgradcheck", "dot_product_check", "GradcheckError", "detect_anomaly", "functional", "ops",
-    "viz", "explain", "trace_backward",
+    "viz", "explain", "trace_backward", "get_num_threads", "set_num_threads",
 ] + ops.__all__

@@ -142,9 +142,10 @@ def maxpool_torch(tiny):
     return _fwd_bwd_step(lambda: torch.nn.functional.max_pool2d(x, 2, 2), (x,), torch.from_numpy(g))
 
 
-# -- one LeNet5 training step, batch 64, SGD ------------------------------------------------------------
+# -- one LeNet5 training step (batch 16, 64, 256) and a VGG-style CIFAR step, SGD --------------------
 
-LENET_BATCH = {False: 64, True: 2}
+LENET_BATCHES = {"lenet5_step_16": 16, "lenet5_step": 64, "lenet5_step_256": 256}
+TINY_BATCH = 2
 LR = 0.05
 
 # nn.models.LeNet5 for 28x28: conv1 (6,1,5,5) pad 2: 28 -> 28 -> pool 14; conv2 (16,6,5,5): 14 -> 10 -> pool 5;
@@ -153,10 +154,10 @@ LENET_PARAMS = (("features.0", (6, 1, 5, 5)), ("features.3", (16, 6, 5, 5)),
                 ("classifier.0", (120, 400)), ("classifier.2", (84, 120)), ("classifier.4", (10, 84)))
 
 
-def _lenet_arrays(tiny):
+def _lenet_arrays(tiny, batch=64):
     """A batch, its labels and PyTorch-default-initialised weights {key: array} (U(±1/sqrt(fan_in)))."""
     rng = np.random.default_rng(0)
-    n = LENET_BATCH[tiny]
+    n = TINY_BATCH if tiny else batch
     x = rng.standard_normal((n, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, n)
     state = {}
@@ -167,24 +168,11 @@ def _lenet_arrays(tiny):
     return x, y, state
 
 
-lenet = add_case(
-    CASES, "lenet5_step",
-    "LeNet5 training step on 28x28, batch 64, with the library: nn.models.LeNet5 (conv5 pad2 (6)-relu-pool-"
-    "conv5(16)-relu-pool-120-84-10), F.cross_entropy, optim.SGD",
-    repeat=10,
-)
-
-
-@lenet.builder("ours")
-def lenet_ours(tiny):
+def _module_step_ours(model, x, y):
+    """One SGD step of a chainrule module on (x, y): zero_grad, cross-entropy, backward, update."""
     ag = need("autograd")
-    LeNet5 = need_attr("nn.models", "LeNet5")
     cross_entropy = need_attr("nn.functional", "cross_entropy")
-    SGD = need_attr("optim", "SGD")
-    x, y, state = _lenet_arrays(tiny)
-    model = LeNet5()
-    model.load_state_dict(state)
-    opt = SGD(model.parameters(), lr=LR)
+    opt = need_attr("optim", "SGD")(model.parameters(), lr=LR)
     x, y = ag.tensor(x), ag.tensor(y)
 
     def step():
@@ -193,6 +181,30 @@ def lenet_ours(tiny):
         opt.step()
 
     return step
+
+
+def _module_step_torch(torch, model, x, y):
+    """The same step in PyTorch."""
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def _lenet_ours(batch):
+    def build(tiny):
+        LeNet5 = need_attr("nn.models", "LeNet5")
+        x, y, state = _lenet_arrays(tiny, batch)
+        model = LeNet5()
+        model.load_state_dict(state)
+        return _module_step_ours(model, x, y)
+
+    return build
 
 
 def torch_lenet5(torch):
@@ -205,21 +217,61 @@ def torch_lenet5(torch):
     return model
 
 
-@lenet.builder("torch")
-def lenet_torch(tiny):
+def _lenet_torch(batch):
+    def build(tiny):
+        torch = need("torch")
+        x, y, state = _lenet_arrays(tiny, batch)
+        model = torch_lenet5(torch)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        return _module_step_torch(torch, model, x, y)
+
+    return build
+
+
+for _name, _batch in LENET_BATCHES.items():
+    _case = add_case(
+        CASES, _name,
+        f"LeNet5 training step on 28x28, batch {_batch}, with the library: nn.models.LeNet5 (conv5 pad2 (6)-relu-"
+        "pool-conv5(16)-relu-pool-120-84-10), F.cross_entropy, optim.SGD",
+        repeat=10,
+    )
+    _case.builder("ours")(_lenet_ours(_batch))
+    _case.builder("torch")(_lenet_torch(_batch))
+
+VGG = {"batch": 32, "size": 32, "widths": (32, 64)}
+
+vgg = add_case(
+    CASES, "vgg_step",
+    "VGG-style CIFAR step, batch 32 of 3x32x32: conv3 (32)-relu-conv3 (32)-relu-pool-conv3 (64)-relu-conv3 (64)-"
+    "relu-pool-fc 4096-128-relu-10 (nn.models.SmallVGG), F.cross_entropy, optim.SGD",
+    repeat=10,
+)
+
+
+def _vgg(tiny):
+    """chainrule's SmallVGG (no dropout), seeded, and a batch of CIFAR-sized inputs with labels."""
+    ag = need("autograd")
+    SmallVGG = need_attr("nn.models", "SmallVGG")
+    ag.manual_seed(0)
+    size = 8 if tiny else VGG["size"]
+    model = SmallVGG(3, 10, widths=VGG["widths"], input_size=size, dropout=0.0)
+    rng = np.random.default_rng(0)
+    n = TINY_BATCH if tiny else VGG["batch"]
+    return model, rng.standard_normal((n, 3, size, size)).astype(np.float32), rng.integers(0, 10, n)
+
+
+@vgg.builder("ours")
+def vgg_ours(tiny):
+    return _module_step_ours(*_vgg(tiny))
+
+
+@vgg.builder("torch")
+def vgg_torch(tiny):
     torch = need("torch")
-    x, y, state = _lenet_arrays(tiny)
-    model = torch_lenet5(torch)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    from .cases_train import torch_twin
 
-    def step():
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
+    model, x, y = _vgg(tiny)
+    return _module_step_torch(torch, torch_twin(torch, model), x, y)
 
 
 lenet_f = add_case(

@@ -12,6 +12,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -19,6 +20,11 @@ import time
 from .registry import ENGINES, Skip, suite_cases
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _max_rss_mb():
+    """This process's peak resident memory so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _describe(error):
@@ -40,19 +46,21 @@ def measure(suite, case_name, engine, repeat=None, warmup=None, tiny=False):
         step = build(tiny)
     except Skip as why:
         return {**result, "skipped": str(why)}
-    times = []
+    times, cpu = [], []
     extra = None
     try:
         for _ in range(warmup):
             extra = step()
         gc.collect()
         for _ in range(repeat):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             extra = step()
             times.append((time.perf_counter() - start) * 1e3)
+            cpu.append((time.process_time() - start_cpu) * 1e3)
     except Exception as e:  # recorded, e.g. micrograd's RecursionError on deep graphs
         return {**result, "error": _describe(e), "times_ms": times}
-    result.update(min_ms=min(times), median_ms=statistics.median(times), repeat=repeat, times_ms=times)
+    result.update(min_ms=min(times), median_ms=statistics.median(times), repeat=repeat, times_ms=times,
+                  cpu_min_ms=min(cpu), cpu_median_ms=statistics.median(cpu), max_rss_mb=_max_rss_mb())
     if isinstance(extra, dict):
         result["extra"] = extra
     if "torch" in sys.modules:

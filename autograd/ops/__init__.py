@@ -6,6 +6,7 @@ composites (index.py, einsum.py, scan.py and parts of math.py and reduce.py)
 are functions of those primitives with no backward code of their own.
 """
 from ..function import PRIMITIVES
+from .batched import outer_sum, shared_matmul
 from .einsum import einsum
 from .elementwise import (abs, add, cast, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
                           sigmoid, sqrt, sub, tanh, where)
@@ -19,7 +20,7 @@ from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, norm, p
 from .scan import cumprod, cumsum
 from .shape import (broadcast_to, concatenate, expand, flatten, getitem, index_add, pad, permute, reshape,
                     squeeze, stack, sum_to, swapaxes, transpose, unsqueeze)
-from .window import fold, unfold
+from .window import fold, fold_wide, unfold, unfold_wide
 
 __all__ = [
     "PRIMITIVES", "abs", "add", "cast", "clip", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "pow",
@@ -31,6 +32,7 @@ __all__ = [
     "argmax", "argmin", "cumsum", "cumprod",
     "broadcast_to", "concatenate", "expand", "flatten", "getitem", "index_add", "pad", "permute", "reshape",
     "squeeze", "stack", "sum_to", "swapaxes", "transpose", "unsqueeze", "fold", "unfold",
+    "fold_wide", "unfold_wide", "shared_matmul", "outer_sum",
     "flip", "roll", "repeat", "tile", "split", "chunk", "tril", "triu", "diag", "gather", "scatter", "scatter_add",
     "index_select", "masked_fill", "sort", "topk",
 ]

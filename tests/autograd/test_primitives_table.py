@@ -134,6 +134,14 @@ CASES = {
              case(lambda c: ag.fold(c, (4, 5), (2, 3), stride=(2, 1), padding=1, dilation=(1, 2)),
                   T(1, 1, 2, 3, 3, 3)),
              case(lambda c: ag.fold(c, 7, 3, stride=2, padding=1, dilation=2), T(2, 1, 3, 3))],
+    "unfold_wide": [case(lambda x: ag.unfold_wide(x, 2), T(1, 2, 3, 4)),
+                    case(lambda x: ag.unfold_wide(x, (2, 3), dilation=(2, 1)), T(2, 1, 5, 4))],
+    "fold_wide": [case(lambda c: ag.fold_wide(c, (3, 4), 2), T(1, 2, 2, 2, 8)),
+                  case(lambda c: ag.fold_wide(c, (5, 4), (2, 3), dilation=(2, 1)), T(2, 1, 2, 3, 12))],
+    "shared_matmul": [case(ag.shared_matmul, T(2, 3, 4), T(3, 2, 4, 5)),
+                      case(ag.shared_matmul, T(1, 2, 3), T(1, 1, 3, 4))],
+    "outer_sum": [case(ag.outer_sum, T(3, 2, 4, 5), T(3, 2, 3, 5)),
+                  case(ag.outer_sum, T(1, 1, 2, 3), T(1, 1, 4, 3))],
 }
 
 PARAMS = [pytest.param(name, fn, specs, kwargs, id=f"{name}-{i}")

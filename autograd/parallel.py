@@ -1,0 +1,167 @@
+"""Intra-op parallelism: the heavy primitives split their batch over a small thread pool.
+
+NumPy releases the GIL inside its copies, ufunc loops and BLAS calls, so threads that each take
+a slice of the batch run on separate cores. `run(fn, n)` calls fn(start, stop) on contiguous
+parts of range(n), one part per thread, the caller's thread taking the first part. While the
+parts run, BLAS is pinned to one thread (threadpoolctl), so T threads × B BLAS threads never
+oversubscribe the cores; it is restored afterwards, so BLAS calls outside a parallel region (a
+user's own matmul, an MLP) keep BLAS's own threading.
+
+Results do not depend on the thread count: the parts are independent slices of the batch
+(images, or image × channel rows), each computed exactly as a serial loop would, and any sum
+over the batch is taken afterwards in one fixed order.
+
+Safety: one parallel region runs at a time. A thread that finds the pool busy (a user's second
+training thread) or that is itself a pool worker runs its parts serially, so chainrule never runs
+more than `get_num_threads()` threads of its own, cannot deadlock on its pool, and stays correct
+under the user's threads; the pool is dropped in a forked child (whose copy has no threads).
+
+Measured on 2 cores (conv fwd+bwd, batch split over 2 threads, BLAS at 1 thread, against
+OpenBLAS's own 2 threads): the GEMMs of N32 C16 32² K32 3×3 run 1.6× faster, unfold and fold
+1.1–1.8×; the single big GEMMs of N8 C64 56² gain nothing (BLAS threads them well already).
+"""
+import os
+import queue
+import threading
+
+from threadpoolctl import ThreadpoolController
+
+ENV = "CHAINRULE_NUM_THREADS"
+#: Below this many elements (or multiply-adds) of work, a region runs serially: a hand-off to a
+#: pool thread costs ~20 µs, what NumPy moves in about this much work.
+MIN_WORK = 1 << 16
+
+
+def _default_threads():
+    """CHAINRULE_NUM_THREADS if set, else the cores this process may run on."""
+    value = os.environ.get(ENV)
+    if value:
+        try:
+            return _checked(int(value))
+        except ValueError:
+            raise ValueError(f"{ENV} must be a positive integer, got {value!r}") from None
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _checked(n):
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"set_num_threads: the number of threads must be a positive integer, got {n!r}")
+    return int(n)
+
+
+class _Pool:
+    """n − 1 daemon worker threads, each taking (fn, start, stop, results) from its own queue."""
+
+    def __init__(self, n):
+        self.queues = [queue.SimpleQueue() for _ in range(n - 1)]
+        for q in self.queues:
+            threading.Thread(target=self._work, args=(q,), name="chainrule-worker", daemon=True).start()
+
+    @staticmethod
+    def _work(q):
+        while True:
+            task = q.get()
+            if task is None:
+                return
+            fn, start, stop, results = task
+            try:
+                fn(start, stop)
+                results.put(None)
+            except BaseException as e:  # handed to the caller, which raises it
+                results.put(e)
+
+    def close(self):
+        for q in self.queues:
+            q.put(None)
+
+
+_threads = _default_threads()
+_pool = None
+_region = threading.Lock()  # held by the one thread whose parts are running on the pool
+_blas = None  # threadpoolctl's controllers of the loaded BLAS libraries, found on first use
+
+
+def get_num_threads():
+    """How many threads the heavy primitives (unfold, fold, the conv GEMMs, pooling) split their batch over."""
+    return _threads
+
+
+def set_num_threads(n):
+    """Use n threads for intra-op parallelism (1: everything in the calling thread, BLAS untouched).
+
+    The default is CHAINRULE_NUM_THREADS, else the number of cores this process may run on.
+    """
+    global _threads, _pool
+    n = _checked(n)
+    with _region:  # never resize under a running region
+        if _pool is not None and n != _threads:
+            _pool.close()
+            _pool = None
+        _threads = n
+
+
+def _blas_controllers():
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas
+
+
+def parts(n, count):
+    """range(n) cut into `count` contiguous (start, stop) parts whose sizes differ by at most one."""
+    count = max(1, min(count, n))
+    bounds = [n * i // count for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def run(fn, n, work=None):
+    """Call fn(start, stop) over contiguous parts of range(n), in parallel when it pays.
+
+    `work` is the region's total size in elements or multiply-adds (default n); below MIN_WORK,
+    with one thread, with n < 2, or while another region runs, fn(0, n) runs in this thread.
+    """
+    count = min(_threads, n)
+    if count < 2 or (n if work is None else work) < MIN_WORK or not _region.acquire(blocking=False):
+        fn(0, n)
+        return
+    global _pool
+    try:
+        if _pool is None:
+            _pool = _Pool(_threads)
+        pieces = parts(n, count)
+        results = queue.SimpleQueue()
+        blas = _blas_controllers()
+        saved = [lib.get_num_threads() for lib in blas]
+        for lib in blas:
+            lib.set_num_threads(1)
+        try:
+            for q, (start, stop) in zip(_pool.queues, pieces[1:]):
+                q.put((fn, start, stop, results))
+            error = None
+            try:
+                fn(*pieces[0])
+            except BaseException as e:
+                error = e
+            for _ in pieces[1:]:  # wait for every part before raising or returning
+                error = results.get() or error
+        finally:
+            for lib, threads in zip(blas, saved):
+                lib.set_num_threads(threads)
+        if error is not None:
+            raise error
+    finally:
+        _region.release()
+
+
+def _forget_pool_in_child():
+    """A forked child inherits the pool object but not its threads: start a fresh one on demand."""
+    global _pool, _region
+    _pool = None
+    _region = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
