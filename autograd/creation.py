@@ -38,7 +38,8 @@ def _shape(shape):
 
 def _make(array, requires_grad, name=None):
     t = Tensor._wrap(array)
-    t.name = name
+    if name is not None:
+        t.name = name
     if requires_grad:
         t.requires_grad = True
     return t

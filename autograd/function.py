@@ -104,6 +104,8 @@ class Function(Node):
                 "were freed after the first backward. Pass retain_graph=True to the first backward "
                 "if you need to run it again."
             )
+        if not self.saved:
+            return ()
         return tuple([self._unpack(item, version) for item, version in zip(self.saved, self.saved_versions)])
 
     def _unpack(self, item, version):
@@ -117,7 +119,8 @@ class Function(Node):
             if counter is not None and counter.value != version:
                 self._modified(self.out_meta[item.index][0], version, counter.value)
             out = Tensor._wrap(self.outputs[item.index], self, item.index)
-            out._vc = counter
+            if counter is not None:
+                out._vc = counter
             return out
         return Tensor._wrap(item)
 
@@ -265,6 +268,8 @@ def _link(ctx, args, kwargs):
     if kwargs:
         ctx.options = kwargs
     ctx.scope = state.scope
+    ctx.saved = ()
+    ctx.released = False
     if state.anomaly:
         ctx.site = _creation_site()
 

@@ -50,13 +50,12 @@ class Node:
     """A recorded operation in the backward graph (see the module docstring for its fields)."""
 
     __slots__ = ("inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs", "needs_input_grad",
-                 "scope", "__dict__", "__weakref__")
+                 "scope", "saved", "saved_versions", "released", "__dict__", "__weakref__")
     name = None
-    # fields most nodes leave at these defaults (written only when they differ)
-    saved = saved_versions = constants = ()
+    # fields most nodes leave at these defaults (written only when they differ, so most nodes need no __dict__)
+    constants = ()
     options = {}
     out_counters = site = pre_hooks = None
-    released = False
 
     @property
     def n_outputs(self):
@@ -109,12 +108,8 @@ class AccumulateGrad(Node):
         self.inputs = self.input_slots = self.in_meta = self.in_versions = ()
         self.needs_input_grad = ()
         self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
-        self.outputs = self.out_counters = self.saved = None
-        self.saved_versions = self.constants = ()
-        self.options = {}
-        self.scope = ()
-        self.site = None
-        self.pre_hooks = None
+        self.outputs = self.saved = None
+        self.saved_versions = self.scope = ()
         self.released = False
 
     @property
