@@ -19,8 +19,11 @@ import numpy as np
 import autograd as ag
 from autograd.dtypes import lowest
 from autograd.grad_mode import no_grad, scoped
+from autograd.layer_rules import layer_rule
 from autograd.ops.reduce import normalize_axes
 from autograd.tensor import Tensor, as_tensor
+
+from . import layer_rules as rules
 
 __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "locally_connected2d",
@@ -196,6 +199,7 @@ def _conv_batch_last(x, w, pads, kernel, stride, dilation, out):
     return y.reshape((-1,) + out + (N,)).permute(n + 1, *range(n + 1))
 
 
+@layer_rule(rules.CONV1D)
 @scoped("conv1d")
 def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d cross-correlation, like PyTorch: x (N, C, L), w (K, C/groups, KL), b (K,) → (N, K, OL).
@@ -206,6 +210,7 @@ def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(x, w, b, stride, padding, dilation, groups, "conv1d", 1)
 
 
+@layer_rule(rules.CONV2D)
 @scoped("conv2d")
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d cross-correlation, like PyTorch: x (N, C, H, W), w (K, C/groups, KH, KW), b (K,) → (N, K, OH, OW).
@@ -322,6 +327,7 @@ def _pool_windows(x, kernel_size, stride, padding, op, n, fill):
     return ag.unfold(x, kernel, stride)
 
 
+@layer_rule(rules.MAX_POOL1D)
 @scoped("max_pool1d")
 def max_pool1d(x, kernel_size, stride=None, padding=0):
     """Largest value of each window: x (N, C, L) → (N, C, OL); stride defaults to kernel_size.
@@ -332,6 +338,7 @@ def max_pool1d(x, kernel_size, stride=None, padding=0):
     return _pool_windows(x, kernel_size, stride, padding, "max_pool1d", 1, lowest(x.dtype)).max(axis=2)
 
 
+@layer_rule(rules.MAX_POOL2D)
 @scoped("max_pool2d")
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Largest value of each KH×KW window: x (N, C, H, W) → (N, C, OH, OW); stride defaults to kernel_size.
@@ -344,12 +351,14 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     return _pool_windows(x, kernel_size, stride, padding, "max_pool2d", 2, lowest(x.dtype)).max(axis=(2, 3))
 
 
+@layer_rule(rules.AVG_POOL1D)
 @scoped("avg_pool1d")
 def avg_pool1d(x, kernel_size, stride=None, padding=0):
     """Mean of each window: x (N, C, L) → (N, C, OL); zero padding counts towards the mean."""
     return _pool_windows(x, kernel_size, stride, padding, "avg_pool1d", 1, 0.0).mean(axis=2)
 
 
+@layer_rule(rules.AVG_POOL2D)
 @scoped("avg_pool2d")
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """Mean of each KH×KW window: x (N, C, H, W) → (N, C, OH, OW); stride defaults to kernel_size.
@@ -400,6 +409,7 @@ def _shifted(x, axis):
     return x - ag.from_numpy(np.max(x.data, axis=axis, keepdims=True))
 
 
+@layer_rule(rules.SOFTMAX)
 @scoped("softmax")
 def softmax(x, axis=-1, *, dim=None):
     """softmax(x)ᵢ = e^(xᵢ − m) / Σⱼ e^(xⱼ − m), m = max x (stable for any finite logits)."""
@@ -408,6 +418,7 @@ def softmax(x, axis=-1, *, dim=None):
     return z / z.sum(axis, keepdims=True)
 
 
+@layer_rule(rules.LOG_SOFTMAX)
 @scoped("log_softmax")
 def log_softmax(x, axis=-1, *, dim=None):
     """log softmax(x)ᵢ = (xᵢ − m) − log Σⱼ e^(xⱼ − m), m = max x (stable for any finite logits)."""
@@ -510,6 +521,7 @@ def _check_smoothing(label_smoothing, op):
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
 
 
+@layer_rule(rules.CROSS_ENTROPY)
 @scoped("cross_entropy")
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy of logits (N, C) or (N, C, d1, …) (class axis 1, like PyTorch).
@@ -664,6 +676,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
 
 
 # -- layers' functions ----------------------------------------------------------------------------
+@layer_rule(rules.LINEAR)
 @scoped("linear")
 def linear(x, w, b=None):
     """Affine map, PyTorch's layout: y = x·Wᵀ + b with x (…, in), w (out, in), b (out,) → (…, out)."""
@@ -723,6 +736,7 @@ def _store(buffer, value):
         buffer[...] = value
 
 
+@layer_rule(rules.BATCH_NORM)
 @scoped("batch_norm")
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation over the channel axis 1 of x (N, C), (N, C, L) or (N, C, H, W).

@@ -1,0 +1,292 @@
+"""The layer rules of `nn.functional`'s composites: each gradient in the form a lecture states it.
+
+Every rule pairs the lecture's formula (text and LaTeX, with a gloss) with a NumPy function that
+computes it from the call's inputs, its output Y and the upstream gradient ḡ = ∂L/∂Y. The composites
+carry them with `@layer_rule(...)`; the engine never runs these functions: it differentiates the
+composites primitive by primitive, and `autograd.layer_rules.verify` (used by `explain(level="layer")`,
+by collapsed pictures and by tests/nn/test_layer_rules.py) checks that both give the same numbers.
+"""
+import numpy as np
+
+from autograd.layer_rules import LayerRule
+
+
+def _spatial(args, n, kernel):
+    """(stride, dilation, ((before, after) per axis)) of a convolution, read like F.conv2d reads them."""
+    from .functional import _conv_padding, _ints
+
+    stride = _ints(args["stride"], n, "stride", "layer rule", 1)
+    dilation = _ints(args["dilation"], n, "dilation", "layer rule", 1)
+    return stride, dilation, _conv_padding(args["padding"], kernel, stride, dilation, "layer rule")
+
+
+def _window(array, offset, stride, dilation, out):
+    """The (N, C, OH, OW) values that kernel position `offset` meets over all output positions."""
+    return array[(slice(None), slice(None)) + tuple(
+        slice(o * d, o * d + s * (size - 1) + 1, s) for o, s, d, size in zip(offset, stride, dilation, out))]
+
+
+def _as_2d(arrays, n):
+    """1-d layouts (N, C, L) as 2-d ones (N, C, 1, L): one implementation serves both."""
+    return [None if a is None else (a[:, :, None] if n == 1 else a) for a in arrays]
+
+
+def _conv_gradients(args, y, g):
+    """∂L/∂W = corr(X, ḡ), ∂L/∂X = conv_full(ḡ, rot180 W), ∂L/∂b = Σ ḡ, per group.
+
+    corr: ∂L/∂W[k, c, i, j] = Σ_{n,p,q} ḡ[n, k, p, q] · X̃[n, c, p·s + i·d, q·s + j·d] (X̃ zero-padded).
+    conv_full: spread ḡ out by the stride (s − 1 zeros between entries), pad it by d·(k − 1) on every side,
+    cross-correlate it with W rotated by 180° (input and output channels swapped), then crop the padding.
+    """
+    x, w = args["x"], args["w"]
+    n = x.ndim - 2
+    stride, dilation, pads = _spatial(args, n, w.shape[2:])
+    if n == 1:
+        stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+    x, w, g = _as_2d((x, w, g), n)
+    padded = np.pad(x, ((0, 0), (0, 0)) + pads)
+    groups = args["groups"]
+    K, Cg = w.shape[:2]
+    Kg = K // groups
+    gw, gpadded = np.zeros_like(w), np.zeros_like(padded)
+    for group in range(groups):
+        ks, cs = slice(group * Kg, (group + 1) * Kg), slice(group * Cg, (group + 1) * Cg)
+        gw[ks] = _correlate_with_gradient(padded[:, cs], g[:, ks], w.shape[2:], stride, dilation)
+        full = _full_convolution(g[:, ks], w[ks], stride, dilation)
+        gpadded[:, cs, :full.shape[2], :full.shape[3]] = full  # rows no window reaches keep 0
+    (top, bottom), (left, right) = pads
+    gx = gpadded[:, :, top:gpadded.shape[2] - bottom, left:gpadded.shape[3] - right]
+    out = {"x": gx[:, :, 0] if n == 1 else gx, "w": gw[:, :, 0] if n == 1 else gw}
+    if args["b"] is not None:
+        out["b"] = g.sum(axis=(0, 2, 3))
+    return out
+
+
+def _correlate_with_gradient(padded, g, kernel, stride, dilation):
+    """corr(X̃, ḡ): for each kernel position, the input values it met times ḡ, summed over n, p, q."""
+    out = tuple(g.shape[2:])
+    gw = np.zeros((g.shape[1], padded.shape[1]) + tuple(kernel))
+    for offset in np.ndindex(*kernel):
+        gw[(slice(None), slice(None)) + offset] = np.einsum(
+            "nkpq,ncpq->kc", g, _window(padded, offset, stride, dilation, out))
+    return gw
+
+
+def _full_convolution(g, w, stride, dilation):
+    """conv_full(ḡ, rot180 W): ḡ spread by the stride and padded by d·(k − 1), cross-correlated with the
+    kernel rotated by 180°. Covers the rows of the padded input that some window reaches."""
+    N, K, OH, OW = g.shape
+    spread = np.zeros((N, K, stride[0] * (OH - 1) + 1, stride[1] * (OW - 1) + 1))
+    spread[:, :, ::stride[0], ::stride[1]] = g
+    reach = [d * (k - 1) for k, d in zip(w.shape[2:], dilation)]
+    full = np.pad(spread, ((0, 0), (0, 0), (reach[0], reach[0]), (reach[1], reach[1])))
+    rotated = w[:, :, ::-1, ::-1]
+    size = tuple(s + r for s, r in zip(spread.shape[2:], reach))
+    gx = np.zeros((N, w.shape[1]) + size)
+    for offset in np.ndindex(*w.shape[2:]):
+        gx += np.einsum("nkpq,kc->ncpq", _window(full, offset, (1, 1), dilation, size),
+                        rotated[(slice(None), slice(None)) + offset])
+    return gx
+
+
+def _conv_rule(name, positions):
+    return LayerRule(
+        name, {"x": "X", "w": "W", "b": "b"},
+        ("Y = corr(X, W) + b, the cross-correlation of the input with each filter", r"Y = X \star W + b"),
+        {"w": ("∂L/∂W = corr(X, ḡ)", r"\frac{\partial L}{\partial W} = X \star \bar{g}",
+               "the input cross-correlated with ḡ"),
+         "x": ("∂L/∂X = conv_full(ḡ, rot180 W)",
+               r"\frac{\partial L}{\partial X} = \bar{g} \ast_{\mathrm{full}} \operatorname{rot}_{180^\circ}(W)",
+               "the full convolution of ḡ (spread out by the stride) with the kernel rotated by 180°"),
+         "b": ("∂L/∂b = Σ ḡ", rf"\frac{{\partial L}}{{\partial b_k}} = \sum_{{{positions}}} \bar{{g}}_{{n,k,{positions[2:]}}}",
+               "ḡ summed over the batch and every output position")},
+        _conv_gradients, options=("stride", "padding", "dilation", "groups"))
+
+
+CONV1D = _conv_rule("conv1d", "n,l")
+CONV2D = _conv_rule("conv2d", "n,p,q")
+
+
+def _linear_gradients(args, y, g):
+    """y = x·Wᵀ + b over leading batch axes: ∂x = ḡ·W, ∂W = ḡᵀ·x, ∂b = Σ ḡ (batch axes flattened)."""
+    x, w = args["x"], args["w"]
+    rows = g.reshape(-1, w.shape[0])
+    out = {"x": g @ w, "w": rows.T @ x.reshape(-1, w.shape[1])}
+    if args["b"] is not None:
+        out["b"] = rows.sum(axis=0)
+    return out
+
+
+LINEAR = LayerRule(
+    "linear", {"x": "X", "w": "W", "b": "b"}, ("Y = X·Wᵀ + b", r"Y = X W^{\top} + b"),
+    {"x": ("∂L/∂X = ḡ·W", r"\frac{\partial L}{\partial X} = \bar{g}\, W", "ḡ sent back through the weights"),
+     "w": ("∂L/∂W = ḡᵀ·X", r"\frac{\partial L}{\partial W} = \bar{g}^{\top} X",
+           "one outer product ḡₙ·Xₙᵀ per example, summed over the batch"),
+     "b": ("∂L/∂b = Σₙ ḡₙ", r"\frac{\partial L}{\partial b} = \sum_n \bar{g}_n", "ḡ summed over the batch")},
+    _linear_gradients)
+
+
+def _class_axis(x):
+    return 1 if x.ndim > 1 else 0
+
+
+def _softmax(x, axis):
+    z = np.exp(x - x.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
+
+
+def _cross_entropy_applies(args):
+    if args["weight"] is not None or args["label_smoothing"]:
+        return "the rule (p − t)/N is stated without class weights and label smoothing"
+    return None
+
+
+def _targets(x, target, ignore_index):
+    """(t, kept): t the target distribution laid out like x (one-hot for class labels), kept the positions
+    that count (labels not equal to ignore_index)."""
+    axis = _class_axis(x)
+    target = np.asarray(target)
+    if target.dtype.kind == "f" and target.shape == x.shape:
+        return target, np.ones(np.delete(x.shape, axis), bool)
+    kept = target != ignore_index
+    classes = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    return (np.expand_dims(target, axis) == classes).astype(np.float64), kept
+
+
+def _cross_entropy_gradients(args, y, g):
+    """∂L/∂x = ḡ·(p − t)/N: p = softmax(x) along the class axis, t the targets, N the positions that count."""
+    x = args["input"]
+    axis = _class_axis(x)
+    t, kept = _targets(x, args["target"], args["ignore_index"])
+    p = _softmax(x, axis) * t.sum(axis=axis, keepdims=True)  # = p for one-hot or probability targets
+    per_position = np.expand_dims(kept, axis) * (p - t)
+    if args["reduction"] == "none":
+        return {"input": per_position * np.expand_dims(g, axis)}
+    count = kept.sum() if args["reduction"] == "mean" else 1
+    return {"input": per_position * g / count}
+
+
+CROSS_ENTROPY = LayerRule(
+    "cross_entropy", {"input": "X", "target": "t"},
+    ("L = −(1/N) Σₙ log pₙ,ₜₙ, p = softmax(X)", r"L = -\frac{1}{N} \sum_n \log p_{n, t_n},\ p = \operatorname{softmax}(X)"),
+    {"input": ("∂L/∂X = (p − t)/N", r"\frac{\partial L}{\partial X} = \frac{p - t}{N}",
+               "p = softmax(X) row by row, t the one-hot targets, N the rows that count (times ḡ)")},
+    _cross_entropy_gradients, _cross_entropy_applies, options=("reduction",))
+
+
+def _axis(args):
+    return args["axis"] if args.get("dim") is None else args["dim"]
+
+
+SOFTMAX = LayerRule(
+    "softmax", {"x": "X"}, ("Y = softmax(X)", r"Y = \operatorname{softmax}(X)"),
+    {"x": ("∂L/∂X = Y·(ḡ − Σⱼ ḡⱼ·Yⱼ)", r"\frac{\partial L}{\partial X} = Y \odot \left(\bar{g} - \sum_j \bar{g}_j Y_j\right)",
+           "elementwise, the sum along the softmax axis")},
+    lambda args, y, g: {"x": y * (g - (g * y).sum(axis=_axis(args), keepdims=True))}, options=("axis",))
+
+LOG_SOFTMAX = LayerRule(
+    "log_softmax", {"x": "X"}, ("Y = log softmax(X)", r"Y = \log \operatorname{softmax}(X)"),
+    {"x": ("∂L/∂X = ḡ − softmax(X)·Σⱼ ḡⱼ", r"\frac{\partial L}{\partial X} = \bar{g} - \operatorname{softmax}(X) \sum_j \bar{g}_j",
+           "the sum along the softmax axis")},
+    lambda args, y, g: {"x": g - np.exp(y) * g.sum(axis=_axis(args), keepdims=True)}, options=("axis",))
+
+
+def _pool_geometry(args, n):
+    """(kernel, stride, padding) of a pooling call, read like F.max_pool2d reads them."""
+    from .functional import _ints
+
+    kernel = _ints(args["kernel_size"], n, "kernel_size", "layer rule", 1)
+    stride = kernel if args["stride"] is None else _ints(args["stride"], n, "stride", "layer rule", 1)
+    return kernel, stride, _ints(args["padding"], n, "padding", "layer rule", 0)
+
+
+def _pool_gradients(args, y, g, share):
+    """Spread ḡ over each window with weights share(window values, y) and crop the padding."""
+    x = args["x"]
+    n = x.ndim - 2
+    kernel, stride, padding = _pool_geometry(args, n)
+    if n == 1:
+        kernel, stride, padding = (1,) + kernel, (1,) + stride, (0,) + padding
+    x, y, g = _as_2d((x, y, g), n)
+    padded = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding), constant_values=-np.inf)
+    shares = {offset: share(_window(padded, offset, stride, (1, 1), y.shape[2:]), y)
+              for offset in np.ndindex(*kernel)}
+    total = sum(shares.values())
+    gpadded = np.zeros_like(padded)
+    for offset, part in shares.items():
+        _window(gpadded, offset, stride, (1, 1), y.shape[2:])[...] += g * part / total
+    gx = gpadded[:, :, padding[0]:padded.shape[2] - padding[0], padding[1]:padded.shape[3] - padding[1]]
+    return {"x": gx[:, :, 0] if n == 1 else gx}
+
+
+def _max_pool_gradients(args, y, g):
+    """ḡ routed to each window's arg-max; tied winners share it evenly (the engine's max rule)."""
+    return _pool_gradients(args, y, g, lambda window, y: (window == y).astype(np.float64))
+
+
+def _avg_pool_gradients(args, y, g):
+    """ḡ / (KH·KW) to every element of each window (padding counts, as in F.avg_pool2d)."""
+    return _pool_gradients(args, y, g, lambda window, y: np.ones_like(y))
+
+
+def _pool_rule(name, kind):
+    if kind == "max":
+        vjp = ("∂L/∂X = ḡ routed to the arg-max of each window",
+               r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \bar{g}_w\, \frac{[X_i = Y_w]}{\#\mathrm{argmax}_w}",
+               "tied winners share it evenly")
+        return LayerRule(name, {"x": "X"}, ("Y = max of each window", r"Y_w = \max_{i \in w} X_i"), {"x": vjp},
+                         _max_pool_gradients, options=("kernel_size", "stride", "padding"))
+    vjp = ("∂L/∂X = ḡ / (window size), spread over each window",
+           r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \frac{\bar{g}_w}{\lvert w \rvert}",
+           "zero padding counts towards the window size")
+    return LayerRule(name, {"x": "X"}, ("Y = mean of each window", r"Y_w = \frac{1}{\lvert w \rvert} \sum_{i \in w} X_i"),
+                     {"x": vjp}, _avg_pool_gradients, options=("kernel_size", "stride", "padding"))
+
+
+MAX_POOL1D, MAX_POOL2D = _pool_rule("max_pool1d", "max"), _pool_rule("max_pool2d", "max")
+AVG_POOL1D, AVG_POOL2D = _pool_rule("avg_pool1d", "avg"), _pool_rule("avg_pool2d", "avg")
+
+
+def _centred(g, axes):
+    """g − mean(g) over `axes`: the backward of mean subtraction, which is mean subtraction again."""
+    return g - g.mean(axis=axes, keepdims=True)
+
+
+MEAN_SUBTRACTION = LayerRule(
+    "mean_subtraction", {"x": "X"}, ("Y = X − mean(X)", r"Y = X - \bar{X}"),
+    {"x": ("∂L/∂X = ḡ − mean(ḡ)", r"\frac{\partial L}{\partial X} = \bar{g} - \operatorname{mean}(\bar{g})",
+           "the backward of mean subtraction is mean subtraction")},
+    lambda args, y, g: {"x": _centred(g, args["axis"])}, options=("axis",))
+# for a composite f(x, axis) that returns x − x.mean(axis, keepdims=True) inside scope("mean_subtraction")
+
+
+def _batch_norm_gradients(args, y, g):
+    """Per channel, with X̂ = (X − μ)/σ and ĝ = γ·ḡ: training ∂X = (ĝ − mean ĝ − X̂·mean(ĝ·X̂))/σ (μ, σ from
+    the batch); evaluation ∂X = ĝ/σ (running statistics). ∂γ = Σ ḡ·X̂, ∂β = Σ ḡ."""
+    x = args["x"]
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if args["training"]:
+        mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    else:
+        mean, var = (np.asarray(args[k], np.float64).reshape(shape) for k in ("running_mean", "running_var"))
+    sigma = np.sqrt(var + args["eps"])
+    x_hat = (x - mean) / sigma
+    scale = 1.0 if args["weight"] is None else np.asarray(args["weight"], np.float64).reshape(shape)
+    g_hat = g * scale
+    if args["training"]:
+        gx = (_centred(g_hat, axes) - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)) / sigma
+    else:
+        gx = g_hat / sigma
+    return {"x": gx, "weight": (g * x_hat).sum(axis=axes), "bias": g.sum(axis=axes)}
+
+
+BATCH_NORM = LayerRule(
+    "batch_norm", {"x": "X", "weight": "γ", "bias": "β"}, ("Y = γ·X̂ + β, X̂ = (X − μ)/σ", r"Y = \gamma \hat{X} + \beta"),
+    {"x": ("∂L/∂X = (ĝ − mean(ĝ) − X̂·mean(ĝ·X̂))/σ, ĝ = γ·ḡ",
+           r"\frac{\partial L}{\partial X} = \frac{1}{\sigma}\left(\hat{g} - \operatorname{mean}(\hat{g})"
+           r" - \hat{X} \operatorname{mean}(\hat{g} \hat{X})\right)",
+           "per channel over the batch; mean subtraction's rule plus the term from σ (evaluation: ĝ/σ)"),
+     "weight": ("∂L/∂γ = Σ ḡ·X̂", r"\frac{\partial L}{\partial \gamma} = \sum \bar{g} \hat{X}", "per channel"),
+     "bias": ("∂L/∂β = Σ ḡ", r"\frac{\partial L}{\partial \beta} = \sum \bar{g}", "per channel")},
+    _batch_norm_gradients, options=("training",))
