@@ -12,6 +12,7 @@ from . import data, functional, init, models, utils
 from .modules import *  # noqa: F401,F403  (Module, Parameter, containers, layers, losses)
 from .modules import __all__ as _modules_all
 from .serialization import load, save
+from .torch_bridge import from_torch, to_torch
 
 
-__all__ = list(_modules_all) + ["functional", "init", "utils", "models", "data", "save", "load"]
+__all__ = list(_modules_all) + ["functional", "init", "utils", "models", "data", "save", "load", "to_torch", "from_torch"]
