@@ -4,6 +4,7 @@
     chainrule train --data mnist/ --epochs 3
     chainrule train --resume runs        # continue an interrupted run from its checkpoint
     chainrule eval --weights runs/model.safetensors
+    chainrule export --weights runs/model.safetensors --to torch digits_torch.py   # the model for PyTorch
 
 Arguments, data and the output folder are all checked before the first step. A checkpoint is
 written atomically at the end of every epoch and on Ctrl-C; a run that diverges stops and keeps
@@ -36,6 +37,7 @@ from . import functional as F
 from .data import DataLoader, TensorDataset, load_digits, load_mnist_idx, load_npz
 from .models import DigitsCNN, LeNet5
 from .serialization import load, load_metadata, save, write_atomically
+from .torch_bridge import torch_file, torch_program
 
 MODELS = {"digits-cnn": DigitsCNN, "lenet5": LeNet5}
 IMAGE_SIZES = {"digits-cnn": (8, 8), "lenet5": (28, 28)}
@@ -746,6 +748,58 @@ def evaluate(args):
     return 0
 
 
+# -- export ------------------------------------------------------------------------------
+def _metadata_count(metadata, key, default, weights):
+    """A whole number written with the weights (in_channels, num_classes), else `default`."""
+    text = metadata.get(key, str(default))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CLASSES:
+        raise CommandError(f"--weights {weights}: its metadata gives {key} {text!r}, expected a whole number "
+                           f"from 1 to {MAX_CLASSES}")
+    return int(text)
+
+
+def _torch_source(model, weights, out, input_shape):
+    """PyTorch source that rebuilds the model and loads the safetensors weights (no pickle), and how to use it."""
+    how = f"python {out}, or `from {out.stem} import load` in PyTorch code (needs torch and safetensors)"
+    return torch_file(model, weights, out).encode(), how
+
+
+def _torch_program(model, weights, out, input_shape):
+    """A torch.export archive (graph and weights in one file, any batch size), and how to load it."""
+    try:
+        data = torch_program(model, input_shape)
+    except ImportError as error:
+        raise CommandError(f"{out}: {error}; or write a .py, which needs no PyTorch to write") from None
+    return data, f"torch.export.load({str(out)!r}).module() in PyTorch"
+
+
+EXPORTS = {".py": _torch_source, ".pt2": _torch_program}
+
+
+def export(args):
+    """Write the model behind --weights for PyTorch: a .py that rebuilds it and loads the weights, or a .pt2."""
+    weights, out = Path(args.weights), Path(args.out)
+    if out.suffix not in EXPORTS:
+        raise CommandError(f"{out}: expected a .py file name (PyTorch source that loads the weights) or a .pt2 "
+                           "(a torch.export archive)")
+    state, metadata = _read_weights(weights)
+    name = _model_name(args.model, metadata, weights)
+    if name == "auto":
+        raise CommandError(f"--weights {weights}: its metadata names no model; pass --model ({', '.join(MODELS)})")
+    in_channels = _metadata_count(metadata, "in_channels", 1, weights)
+    model = MODELS[name](in_channels=in_channels, num_classes=_metadata_count(metadata, "num_classes", 10, weights))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise CommandError(f"--weights {weights} do not fit {name}: {error}".replace("\n", " ")) from None
+    _prepare_out(out.parent, "OUT")
+    data, how = EXPORTS[out.suffix](model, weights, out, (2, in_channels, *IMAGE_SIZES[name]))
+    with _writing(out):
+        write_atomically(out, data)
+    print(f"chainrule export: wrote {out} ({name} for PyTorch); use it with {how}")
+    return 0
+
+
 # -- arguments ---------------------------------------------------------------------------
 def _checked(kind, name, ok):
     def parse(text):
@@ -767,7 +821,7 @@ _learning_rate = _checked(float, "a positive finite number", lambda v: 0 < v < m
 
 def build_parser():
     parser = _Parser(prog="chainrule", description="Train and evaluate CNNs built on chainrule's autograd.")
-    commands = parser.add_subparsers(dest="command", metavar="{train,eval}", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="{train,eval,export}", parser_class=_Parser)
     commands.required = True
     data_help = ("a folder of MNIST/Fashion-MNIST IDX files, an images/labels IDX pair, or a .npz with x and y "
                  "(default: the bundled 8×8 UCI digits)")
@@ -795,6 +849,16 @@ def build_parser():
     e.add_argument("--data", nargs="+", metavar="PATH", help=data_help)
     e.add_argument("--seed", type=_seed, default=0, help="seed of the train/test split for --data without one")
     e.set_defaults(run=evaluate)
+
+    x = commands.add_parser("export", help="write saved weights as a model for PyTorch (.py or .pt2)",
+                            description="Write weights from `chainrule train` as a PyTorch model: OUT.py rebuilds "
+                                        "the architecture and loads the safetensors weights (no pickle); OUT.pt2 "
+                                        "is a torch.export archive, loaded with torch.export.load(OUT).module().")
+    x.add_argument("--weights", required=True, help="a .safetensors file written by chainrule train")
+    x.add_argument("--to", required=True, choices=["torch"], help="the framework to export to")
+    x.add_argument("--model", choices=["auto", *MODELS], default="auto", help="network (default: from the file)")
+    x.add_argument("out", metavar="OUT", help="the file to write: OUT.py or OUT.pt2")
+    x.set_defaults(run=export)
     return parser
 
 

@@ -11,6 +11,7 @@ inside these calls.
 """
 import functools
 import inspect
+import io
 import linecache
 import math
 import os
@@ -381,6 +382,18 @@ def torch_file(module, weights, path):
     tail = _FILE_TAIL.format(expression=textwrap.indent(torch_expression(module), "    ").lstrip())
     parts = (head, twin_source(_twin_names(module)), tail)
     return "\n\n".join(part.strip("\n") + "\n" for part in parts if part)
+
+
+def torch_program(module, input_shape):
+    """The bytes of a `torch.export` archive (.pt2) of the module's twin in eval mode, for inputs of
+    `input_shape` with any batch size. PyTorch loads it with `torch.export.load(path).module()`."""
+    torch = _import_torch("writing a .pt2 (torch.export)")
+    twin = to_torch(module).eval()
+    example = torch.zeros(input_shape, dtype=next(twin.parameters()).dtype)
+    program = torch.export.export(twin, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    archive = io.BytesIO()
+    torch.export.save(program, archive)
+    return archive.getvalue()
 
 
 # -- PyTorch -> chainrule ---------------------------------------------------------------------
