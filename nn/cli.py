@@ -48,7 +48,6 @@ OPTIMIZERS = {
     "rmsprop": lambda params, lr: optim.RMSprop(params, lr=lr),
 }
 DEFAULT_LR = {"adam": 2e-3, "adamw": 3e-3, "sgd": 0.05, "rmsprop": 1e-3}
-DEFAULTS = {"model": "auto", "epochs": 30, "batch_size": 32, "optimizer": "adamw", "seed": 0, "out": "runs"}
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -77,6 +76,14 @@ class Interrupted(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _Given(argparse.Action):
+    """Store the value and note the option in `namespace.given`, so --resume can refuse settings it would ignore."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = (*namespace.given, option_string)
 
 
 # -- data --------------------------------------------------------------------------------
@@ -218,7 +225,8 @@ def _pick_model(name, image_shape):
         name = "digits-cnn" if (height, width) == IMAGE_SIZES["digits-cnn"] else "lenet5"
     expected = IMAGE_SIZES[name]
     if (height, width) != expected:
-        raise CommandError(f"--model {name} expects {expected[0]}×{expected[1]} images, the data has {height}×{width}")
+        raise CommandError(f"--model {name} expects {expected[0]}×{expected[1]} images, "
+                           f"the data has {height}×{width}")
     return name
 
 
@@ -589,8 +597,8 @@ def _stop_diverged(run, error):
     _write_metrics(run, "diverged", stopped_at={"epoch": epoch, "step": step, "reason": str(error)})
     kept = (f"the checkpoint after {run.saved_at} is kept in {run.out}/" if run.saved_at
             else "no checkpoint was written")
-    raise TrainingStopped(f"training diverged in step {step} of epoch {epoch}: {error}; the learning rate is most likely too high "
-                          f"(--lr {run.settings.lr:g}): try a smaller one; {kept}") from None
+    raise TrainingStopped(f"training diverged in step {step} of epoch {epoch}: {error}; the learning rate is most "
+                          f"likely too high (--lr {run.settings.lr:g}): try a smaller one; {kept}") from None
 
 
 def _write_final_artefacts(run):
@@ -613,19 +621,10 @@ def _write_final_artefacts(run):
 
 
 def _settings_from_args(args):
-    """The run's Settings and output folder: what was passed, else the defaults."""
-    chosen = {k: DEFAULTS[k] if getattr(args, k) is None else getattr(args, k) for k in DEFAULTS}
-    lr = DEFAULT_LR[chosen["optimizer"]] if args.lr is None else args.lr
+    """The run's Settings: the arguments, with the learning rate of the optimizer unless --lr is given."""
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     data = [str(Path(p).resolve()) for p in args.data] if args.data else None
-    settings = Settings(chosen["model"], chosen["epochs"], chosen["batch_size"], lr, chosen["optimizer"],
-                        chosen["seed"], data)
-    return settings, Path(chosen["out"])
-
-
-def _check_no_settings_with_resume(args):
-    passed = [f"--{k.replace('_', '-')}" for k in (*DEFAULTS, "lr", "data") if getattr(args, k) is not None]
-    if passed:
-        raise CommandError(f"--resume continues a run with the settings in its checkpoint; drop {', '.join(passed)}")
+    return Settings(args.model, args.epochs, args.batch_size, lr, args.optimizer, args.seed, data)
 
 
 def _build_run(settings, out):
@@ -645,9 +644,10 @@ def _build_run(settings, out):
 def _start(args):
     """A new run, or one resumed from its checkpoint, checked from end to end before any step."""
     if not args.resume:
-        settings, out = _settings_from_args(args)
-        return _build_run(settings, _prepare_out(out))
-    _check_no_settings_with_resume(args)
+        return _build_run(_settings_from_args(args), _prepare_out(Path(args.out)))
+    if args.given:
+        raise CommandError("--resume continues a run with the settings in its checkpoint; drop "
+                           + ", ".join(args.given))
     folder = Path(args.resume)
     tensors, state = _read_checkpoint(folder)
     with _checkpoint_misfit(folder):
@@ -829,18 +829,23 @@ def build_parser():
     t = commands.add_parser("train", help="train a CNN and save weights, curves, filters and the backward graph",
                             description="Train a small CNN (DigitsCNN for 8×8 digits, LeNet5 for 28×28 MNIST). "
                                         "A checkpoint is written after every epoch and on Ctrl-C.")
-    t.add_argument("--model", choices=["auto", *MODELS],
+    t.add_argument("--model", choices=["auto", *MODELS], default="auto", action=_Given,
                    help="network (default: digits-cnn for 8×8 images, lenet5 for 28×28)")
-    t.add_argument("--epochs", type=_positive_int, help="passes over the training set (default 30)")
-    t.add_argument("--batch-size", type=_positive_int, help="images per step (default 32)")
-    t.add_argument("--lr", type=_learning_rate, help="learning rate (default depends on --optimizer)")
-    t.add_argument("--optimizer", choices=list(OPTIMIZERS), help="update rule (default adamw, weight decay 0.05)")
-    t.add_argument("--seed", type=_seed, help="seed for initialisation and shuffling (default 0)")
-    t.add_argument("--out", help="folder for the checkpoint and artefacts (default runs/)")
-    t.add_argument("--data", nargs="+", metavar="PATH", help=data_help)
+    t.add_argument("--epochs", type=_positive_int, default=30, action=_Given,
+                   help="passes over the training set (default 30)")
+    t.add_argument("--batch-size", type=_positive_int, default=32, action=_Given, help="images per step (default 32)")
+    t.add_argument("--lr", type=_learning_rate, default=None, action=_Given,
+                   help="learning rate (default depends on --optimizer)")
+    t.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adamw", action=_Given,
+                   help="update rule (default adamw, weight decay 0.05)")
+    t.add_argument("--seed", type=_seed, default=0, action=_Given,
+                   help="seed for initialisation and shuffling (default 0)")
+    t.add_argument("--out", default="runs", action=_Given,
+                   help="folder for the checkpoint and artefacts (default runs/)")
+    t.add_argument("--data", nargs="+", metavar="PATH", action=_Given, help=data_help)
     t.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR, with its settings; "
                                                    "ends as the uninterrupted run would")
-    t.set_defaults(run=train)
+    t.set_defaults(run=train, given=())
 
     e = commands.add_parser("eval", help="accuracy and confusion matrix of saved weights on the test split",
                             description="Evaluate weights written by `chainrule train` on the test split.")

@@ -189,7 +189,8 @@ def load_npz(path):
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in ("x", "y") if k not in archive.files]
             if missing:
-                raise ValueError(f"load_npz: {path} needs arrays 'x' and 'y'; it has {', '.join(archive.files) or 'none'}")
+                raise ValueError(f"load_npz: {path} needs arrays 'x' and 'y'; "
+                                 f"it has {', '.join(archive.files) or 'none'}")
             return _npz_array(archive, "x", path), _npz_array(archive, "y", path)
     except _DAMAGED_ZIP as error:
         raise ValueError(f"load_npz: {path} is a damaged zip archive (truncated?): {error!r}") from None
