@@ -15,4 +15,5 @@ from .serialization import load, save
 from .torch_bridge import from_torch, to_torch
 
 
-__all__ = list(_modules_all) + ["functional", "init", "utils", "models", "data", "save", "load", "to_torch", "from_torch"]
+__all__ = list(_modules_all) + ["functional", "init", "utils", "models", "data", "save", "load", "to_torch",
+                                "from_torch"]

@@ -208,8 +208,9 @@ def _namespace():
 
 
 # -- chainrule -> PyTorch source ------------------------------------------------------------
-def _where(path):
-    return f"'{path}' " if path else ""
+def _at(path):
+    """Where a module sits in the model, for messages: " at 'features.0'" (nothing for the root)."""
+    return f" at '{path}'" if path else ""
 
 
 def _join(path, name):
@@ -238,7 +239,7 @@ def _literal(value, what):
         return f"float('{value}')"
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
-    raise TypeError(f"to_torch: {what} is a {type(value).__name__}, which has no PyTorch source form")
+    raise TypeError(f"nn.to_torch: {what} is a {type(value).__name__}, which has no PyTorch source form")
 
 
 def _call(head, items, brackets="()"):
@@ -262,8 +263,8 @@ def _layer_arguments(layer):
 def _layer_source(layer, path):
     cls = type(layer)
     head = cls.__name__ if cls in TWIN_LAYERS else f"nn.{cls.__name__}"
-    arguments = _layer_arguments(layer).items()
-    return _call(head, [f"{name}={_literal(value, _where(path) + name)}" for name, value in arguments])
+    return _call(head, [f"{name}={_literal(value, f'{name} of {cls.__name__}{_at(path)}')}"
+                        for name, value in _layer_arguments(layer).items()])
 
 
 def _container_source(container, path):
@@ -285,7 +286,8 @@ def _public_attributes(module):
 
 def _model_source(model, path):
     parts = [f"{name}={torch_expression(child, _join(path, name))}" for name, child in model.named_children()]
-    parts += [f"{name}={_literal(value, _where(path) + name)}" for name, value in _public_attributes(model).items()]
+    parts += [f"{name}={_literal(value, f'{name} of {type(model).__name__}{_at(path)}')}"
+              for name, value in _public_attributes(model).items()]
     return _call(type(model).__name__, parts)
 
 
@@ -298,7 +300,7 @@ def torch_expression(module, path=""):
         return _container_source(module, path)
     if cls in TWIN_MODELS:
         return _model_source(module, path)
-    raise TypeError(f"to_torch: {_where(path)}{cls.__name__} has no PyTorch twin. Supported: the layers "
+    raise TypeError(f"nn.to_torch: {cls.__name__}{_at(path)} has no PyTorch twin. Supported: the layers "
                     f"{', '.join(c.__name__ for c in LAYERS)}; Sequential, ModuleList, ModuleDict; the models "
                     f"{', '.join(c.__name__ for c in TWIN_MODELS)}. Build your own model as a Sequential of "
                     "these to carry it across")
@@ -407,7 +409,7 @@ def _layer_from_torch(layer, cls, path):
     names, fixed = LAYERS[cls]
     for option, required in fixed.items():
         if not _same(getattr(layer, option), required):
-            raise ValueError(f"nn.from_torch: {_where(path)}{type(layer).__name__} has {option}="
+            raise ValueError(f"nn.from_torch: {type(layer).__name__}{_at(path)} has {option}="
                              f"{getattr(layer, option)!r}; chainrule's {cls.__name__} computes only "
                              f"{option}={required!r}")
     return cls(**{name: _argument(layer, name) for name in names})
@@ -450,13 +452,13 @@ def _trace(module, torch, path):
     try:
         return LayersAsLeaves().trace(module)
     except Exception as error:  # anything the forward raises on symbolic inputs: it is no plain chain
-        raise ValueError(f"nn.from_torch: {_where(path)}{type(module).__name__} is not a layer chainrule has, and "
+        raise ValueError(f"nn.from_torch: {type(module).__name__}{_at(path)} is not a layer chainrule has, and "
                          f"its forward could not be read as a chain of layers ({type(error).__name__}: {error})") \
             from None
 
 
 def _not_a_chain(module, path, why):
-    return ValueError(f"nn.from_torch: {_where(path)}{type(module).__name__}.forward is not a plain chain of "
+    return ValueError(f"nn.from_torch: {type(module).__name__}.forward{_at(path)} is not a plain chain of "
                       f"layers: {why}. chainrule can take a model whose forward applies its layers (and "
                       f"{', '.join(CHAIN_CALLS)}) one after another, or these layers: {_supported()}")
 
@@ -517,7 +519,7 @@ def _convert(module, torch, path):
     elif cls in (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict):
         converted = _container_from_torch(module, torch, path)
     elif cls.__module__.startswith("torch."):
-        raise ValueError(f"nn.from_torch: {_where(path)}is a torch.nn.{cls.__name__}, a layer chainrule does not "
+        raise ValueError(f"nn.from_torch: torch.nn.{cls.__name__}{_at(path)} is a layer chainrule does not "
                          f"have. Supported: {_supported()}, and models whose forward is a plain chain of them")
     else:
         converted = _chain_from_torch(module, torch, path)
@@ -539,7 +541,8 @@ def from_torch(torch_module):
         raise TypeError(f"nn.from_torch: expected a torch.nn.Module, got {type(torch_module).__name__}")
     model = _convert(torch_module, torch, "")
     state = OrderedDict((name, value.detach().cpu().numpy()) for name, value in torch_module.state_dict().items())
-    unused = [name for name in state if name not in model.state_dict()]
+    kept = model.state_dict()
+    unused = [name for name in state if name not in kept]
     if unused:
         raise ValueError(f"nn.from_torch: {type(torch_module).__name__}.forward never uses {', '.join(unused)}")
     floats = {array.dtype for array in state.values() if array.dtype.kind == "f"}

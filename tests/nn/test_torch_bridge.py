@@ -267,7 +267,7 @@ class Unused(tnn.Module):
 
 
 @pytest.mark.parametrize("make, words", [
-    (lambda: tnn.Sequential(tnn.Linear(2, 2), tnn.LSTM(2, 2)), ["'1'", "torch.nn.LSTM", "Linear, Conv1d"]),
+    (lambda: tnn.Sequential(tnn.Linear(2, 2), tnn.LSTM(2, 2)), ["torch.nn.LSTM at '1'", "Linear, Conv1d"]),
     (lambda: tnn.MaxPool2d(2, ceil_mode=True), ["MaxPool2d", "ceil_mode=True", "ceil_mode=False"]),
     (lambda: tnn.Conv2d(1, 1, 3, padding_mode="reflect"), ["Conv2d", "padding_mode='reflect'"]),
     (lambda: tnn.MaxPool2d(2, dilation=2), ["dilation=2"]),
@@ -291,7 +291,7 @@ def test_a_model_of_ones_own_without_a_twin_is_refused_by_name():
         def forward(self, x):
             return self.fc(x) * 2
 
-    with pytest.raises(TypeError, match=r"'body' Mine has no PyTorch twin.*Sequential"):
+    with pytest.raises(TypeError, match=r"Mine at 'body' has no PyTorch twin.*Sequential"):
         nn.to_torch(nn.Sequential(OrderedDict(body=Mine())))
 
 
