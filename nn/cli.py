@@ -713,16 +713,22 @@ def _model_name(requested, metadata, weights):
     return name
 
 
+def _metadata_count(metadata, key, default, weights):
+    """A whole number written with the weights (in_channels, num_classes), else `default`."""
+    text = metadata.get(key, str(default))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CLASSES:
+        raise CommandError(f"--weights {weights}: its metadata gives {key} {text!r}, expected a whole number "
+                           f"from 1 to {MAX_CLASSES}")
+    return int(text)
+
+
 def _num_classes(metadata, y_test, weights):
     """The class count written with the weights (else the test labels'), checked against the test labels."""
-    text = metadata.get("num_classes", str(int(y_test.max()) + 1))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_CLASSES:
-        raise CommandError(f"--weights {weights}: its metadata gives num_classes {text!r}, expected a whole number "
-                           f"from 1 to {MAX_CLASSES}")
-    if y_test.max() >= int(text):
+    num_classes = _metadata_count(metadata, "num_classes", int(y_test.max()) + 1, weights)
+    if y_test.max() >= num_classes:
         raise CommandError(f"the test labels go up to {y_test.max()}, but the weights in {weights} classify "
-                           f"{text} classes (0…{int(text) - 1})")
-    return int(text)
+                           f"{num_classes} classes (0…{num_classes - 1})")
+    return num_classes
 
 
 def evaluate(args):
@@ -749,15 +755,6 @@ def evaluate(args):
 
 
 # -- export ------------------------------------------------------------------------------
-def _metadata_count(metadata, key, default, weights):
-    """A whole number written with the weights (in_channels, num_classes), else `default`."""
-    text = metadata.get(key, str(default))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_CLASSES:
-        raise CommandError(f"--weights {weights}: its metadata gives {key} {text!r}, expected a whole number "
-                           f"from 1 to {MAX_CLASSES}")
-    return int(text)
-
-
 def _torch_source(model, weights, out, input_shape):
     """PyTorch source that rebuilds the model and loads the safetensors weights (no pickle), and how to use it."""
     how = f"python {out}, or `from {out.stem} import load` in PyTorch code (needs torch and safetensors)"
