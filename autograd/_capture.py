@@ -21,13 +21,16 @@ class StaleGraphError(RuntimeError):
 
 
 def check_current(graph, names):
-    """Raise StaleGraphError when a leaf's version moved since the nodes that use it recorded it."""
+    """Raise StaleGraphError when a leaf's version moved since the nodes that use it recorded it.
+
+    `names` (a `_graph_walk.Names`) says which leaf changed."""
     for node in graph.nodes:
         for child, version in zip(node.inputs, node.in_versions):
             if isinstance(child, AccumulateGrad) and version is not None:
                 leaf = child.variable
                 if leaf is not None and leaf._version != version:
-                    name = names.get(Edge(child, 0), f"a leaf of shape {leaf.shape}")
+                    key = Edge(child, 0)
+                    name = names[key] if key in names else f"a leaf of shape {leaf.shape}"
                     raise StaleGraphError(
                         f"{name} changed since this graph was built (optimizer.step? an in-place write?): "
                         "draw or explain before the change, or rebuild the graph"
@@ -89,6 +92,19 @@ class Capture:
                 raw = raw_shapes[index] if raw_shapes and raw_shapes[index] is not None else g.shape
                 self.flows[flow] = (raw, g.data)
 
+    def grad(self, key):
+        """d(root)/d(tensor at graph position `key`) as the backward computed it (None if none reached it)."""
+        if isinstance(key.node, AccumulateGrad):
+            return self.leaf_grads.get(key)
+        grads = self.grads.get(key.node)
+        return None if grads is None else grads[key.index]
+
+    def contribution(self, key, nodes):
+        """The part of the gradient at `key` that the VJPs of `nodes` sent (None if none did)."""
+        parts = [self.flows[flow][1] for flow in self.graph.consumers.get(key, ())
+                 if flow.node in nodes and flow in self.flows]
+        return sum(parts[1:], parts[0]) if parts else None
+
     def local(self, flow):
         """∂(output)/∂(input) along `flow` for a one-output node: its VJP at ḡ = 1 (a number for scalars)."""
         node = flow.node
@@ -103,6 +119,25 @@ class Capture:
                                   _fit(g, node.in_meta[i][0], node.in_meta[i][1], node, i).data
                                   for i, (child, g) in enumerate(zip(node.inputs, result))]
         return self._locals[node][flow.index]
+
+    def partials(self, flow, element):
+        """∂y_k/∂x[element] for every element k of the output y of `flow.node`, x its input along `flow`.
+
+        One VJP per element of y, with ḡ = the k-th unit vector: exact, for small outputs only.
+        """
+        node = flow.node
+        shape, dtype = node.out_meta[0]
+        in_shape, in_dtype = node.in_meta[flow.index]
+        column = np.zeros(shape, np.float64)
+        for k in np.ndindex(shape):
+            unit = np.zeros(shape, dtype)
+            unit[k] = 1
+            with no_grad():
+                result = node.backward(node, Tensor._wrap(unit))
+            g = (result if type(result) is tuple else (result,))[flow.index]
+            if g is not None:
+                column[k] = _fit(g, in_shape, in_dtype, node, flow.index).data[element]
+        return column
 
     # -- checking a VJP --------------------------------------------------------------
     def _inputs(self, node):

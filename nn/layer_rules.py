@@ -231,14 +231,14 @@ def _avg_pool_gradients(args, y, g):
 
 def _pool_rule(name, kind):
     if kind == "max":
-        vjp = ("∂L/∂X = ḡ routed to the arg-max of each window",
+        vjp = ("∂L/∂X = ḡ routed to the arg-max",
                r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \bar{g}_w\, \frac{[X_i = Y_w]}{\#\mathrm{argmax}_w}",
-               "tied winners share it evenly")
+               "each window's ḡ goes to the element that won its max; tied winners share it evenly")
         return LayerRule(name, {"x": "X"}, ("Y = max of each window", r"Y_w = \max_{i \in w} X_i"), {"x": vjp},
                          _max_pool_gradients, options=("kernel_size", "stride", "padding"))
-    vjp = ("∂L/∂X = ḡ / (window size), spread over each window",
+    vjp = ("∂L/∂X = ḡ / |w| to all of w",
            r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \frac{\bar{g}_w}{\lvert w \rvert}",
-           "zero padding counts towards the window size")
+           "each window w shares its ḡ evenly among its |w| elements (zero padding counts)")
     return LayerRule(name, {"x": "X"}, ("Y = mean of each window", r"Y_w = \frac{1}{\lvert w \rvert} \sum_{i \in w} X_i"),
                      {"x": vjp}, _avg_pool_gradients, options=("kernel_size", "stride", "padding"))
 
