@@ -20,7 +20,7 @@ from .graph import Edge
 _TEXT_TOKEN = re.compile(r"ḡ|(?<![A-Za-z_])[A-Za-z](?![A-Za-z0-9_])")
 _TEX_TOKEN = re.compile(r"\\bar\{g\}|(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
 _LOCAL_TEXT = (("ḡ·", ""), ("·ḡ", ""), ("ḡ / ", "1 / "), ("ḡ", "1"))
-_LOCAL_TEX = ((r"\bar{g} \cdot ", ""), (r" \cdot \bar{g}", ""), (r"\bar{g}\, ", ""), (r"\bar{g}\,", ""),
+_LOCAL_TEX = ((r"\bar{g}_", r"\mathbf{1}_"), (r"\bar{g} \cdot ", ""), (r" \cdot \bar{g}", ""), (r"\bar{g}\, ", ""), (r"\bar{g}\,", ""),
               (r"\,\bar{g}", ""), (r"\bar{g} ", ""), (r" \bar{g}", ""), (r"\frac{\bar{g}}", r"\frac{1}"),
               (r"\bar{g}", "1"))
 _ASCII = {"−": "-", "·": "*", "→": "->", "←": "<-", "‖": "||", "∂": "d", "Σ": "sum", "σ": "sigmoid",
@@ -167,6 +167,8 @@ def vjp_formula(node, index):
         case = (index, 0 if a == b == 1 else 1 if a == 1 else 2 if b == 1 else None)
         if case in _OUTER:
             return _OUTER[case]
+    if node.name == "pow" and index == 0 and is_number(dict(node.constants).get(1)):
+        return "ḡ·b·a^(b−1)", formula.vjps_tex[0]  # a number as the exponent: the table's note on b = 0 is moot
     i = min(index, len(formula.vjps) - 1)
     return formula.vjps[i], formula.vjps_tex[i]
 
@@ -289,8 +291,8 @@ def forward(node, binder):
 def rule(node, index):
     """`mul: ∂(a·b)/∂a = b`: the table entry behind a local derivative (None for user Functions)."""
     formula = node.formula
-    if formula is None or len(formula.inputs) != len(node.inputs):
-        return None
+    if formula is None or len(formula.inputs) != len(node.inputs) or "…" in formula.inputs[index]:
+        return None  # a user Function, or a variadic op (concatenate, stack) whose symbol stands for all inputs
     symbol = formula.inputs[index]
     local = fill(node, "vjp", {}, local=True, index=index)
     derivative = rf"\frac{{\partial ({formula.tex})}}{{\partial {symbol}}} = {local.raw_tex}"

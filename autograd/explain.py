@@ -22,7 +22,7 @@ import numpy as np
 from . import _formula_text as ft
 from ._capture import Capture, forward_again
 from ._formula_text import APPROX, COLON, COMMA, EMPTY, EQ, PLUS, TIMES, TO, Piece, same
-from ._graph_walk import Graph, Names, broadcast_axes, plural, shape_text
+from ._graph_walk import Graph, Names, broadcast_axes, number, plural, shape_text
 from ._hints import stability_hints
 from .graph import Edge, position
 from .layer_rules import layer_calls, verify
@@ -119,7 +119,7 @@ class _Report:
         out = []
         for k, (head, body, notes) in enumerate(blocks, 1):
             parts = [r"{\bfseries " + head + "}"] if head else []
-            out.append(f"\\only<{k}>{{%\n" + "\n\n".join(parts + body + notes) + "\n}")
+            out.append(f"\\only<{k}>{{%\n" + "\n".join(parts + body + notes) + "\n}")
         return "\n".join(out)
 
 
@@ -236,7 +236,7 @@ def explain(output, wrt, params=None, *, index=None, level="primitive", max_path
         layers.forward(report, binder, reach)
         layers.backward(report, binder, capture, reach, on_path, key)
     else:
-        _forward_section(report, graph, capture, binder, nodes, reach, scalar)
+        _forward_section(report, graph, binder, nodes, reach, scalar)
         if scalar:
             _scalar_backward(report, graph, capture, binder, nodes, on_path, key, max_paths)
         else:
@@ -252,17 +252,18 @@ def explain(output, wrt, params=None, *, index=None, level="primitive", max_path
     return report
 
 
-def _forward_section(report, graph, capture, binder, nodes, reach, scalar):
+def _forward_section(report, graph, binder, nodes, reach, scalar):
     """The Wengert list of the steps on the paths (and of the values they read)."""
     report._add("head", "forward: one primitive per line")
     feeding = {e.child for node in nodes for e in graph.out_edges[node] if e.child is not None}
     for node in reversed([n for n in graph.nodes if n in reach or n in feeding]):
-        report._add("math", _forward_line(node, capture, binder, scalar))
+        report._add("math", _forward_line(node, binder, scalar))
 
 
-def _forward_line(node, capture, binder, scalar):
+def _forward_line(node, binder, scalar):
+    """`v3 = v1·v2` with the values of scalars (`= 2·(−3) = −6`) or the shapes of tensors."""
     line = binder.of(Edge(node, 0)) + EQ + ft.forward(node, binder)
-    value = capture.value(Edge(node, 0))
+    value = binder.capture.value(Edge(node, 0))
     if scalar and value is not None and node.formula is not None:
         line = line + EQ + ft.fill(node, "forward", binder.inputs(node, values=True)) + EQ + ft.num(value)
     elif not scalar:
@@ -288,8 +289,8 @@ def _scalar_backward(report, graph, capture, binder, nodes, on_path, key, max_pa
     local = {edge: capture.local(edge) for edge in on_path}
     for edge in on_path:
         rule = _local(edge.node, edge.index, binder.inputs(edge.node))
-        line = edge_name[edge] + EQ + (rule + EQ if rule is not None else EMPTY)
-        line = line + (ft.num(local[edge]) if local[edge] is not None else same("?"))
+        value = ft.num(local[edge]) if local[edge] is not None else same("?")
+        line = edge_name[edge] + EQ + (rule + EQ if rule is not None and rule.text != value.text else EMPTY) + value
         note = ft.rule(edge.node, edge.index)
         report._add("math", line + (Piece("   [", r"\quad [") + note + same("]") if note else EMPTY))
 
@@ -405,7 +406,7 @@ class _Layers:
         feeding = {e.child for node in reach for e in graph.out_edges[node] if e.child is not None}
         for unit, members in reversed(self.units([n for n in graph.nodes if n in reach or n in feeding])):
             if members is None:
-                report._add("math", _forward_line(unit, None, binder, False))
+                report._add("math", _forward_line(unit, binder, False))
             else:
                 report._add("math", self._call_line(unit, binder))
 
@@ -461,7 +462,7 @@ class _Layers:
             return
         report.checks.append((rule.name, p, check.error))
         report._add("note", f"{gloss}; the rule agrees with the engine's chain rule through {plural(size, 'primitive')} "
-                            f"to {check.error:.1e} (max relative difference)")
+                            f"to {number(check.error, 2)} (max relative difference)")
 
 
 _GREEK = {"γ": r"\gamma", "β": r"\beta"}
@@ -477,9 +478,10 @@ def _element_section(report, graph, capture, binder, key, element):
     """∂L/∂w[i] = Σ_k ∂L/∂y[k] · ∂y[k]/∂w[i], over the elements y[k] of the results that read w[i]."""
     wrt = binder.of(key, element)
     root = binder.of(graph.root_key)
+    y = Piece("y", "y")
     report._add("head", Piece("one element: ", r"\text{one element: }") + ft.partial(root, wrt)
-                + " is the sum, over every element it touches, of ∂(output)/∂(that element) times "
-                  "∂(that element)/∂(it)")
+                + Piece(" = Σ_y ", r" = \sum_y ") + ft.partial(root, y) + TIMES + ft.partial(y, wrt)
+                + f" over the elements y that {wrt.text} touches")
     if capture.freed:
         report._add("note", "not available: the graph's values were freed by backward()")
         return
