@@ -1,0 +1,150 @@
+"""Layer rules (nn/layer_rules.py) give the engine's gradients: each lecture formula, computed in NumPy from a
+composite's inputs, output and upstream gradient, equals what backward computes primitive by primitive."""
+import numpy as np
+import pytest
+
+import autograd as ag
+import nn.functional as F
+from autograd.graph import Edge, position
+from autograd.grad_mode import scoped
+from autograd.layer_rules import LayerCall, layer_rule
+from nn import layer_rules as rules
+
+RNG = np.random.default_rng(0)
+
+
+def tensor(*shape, grad=True):
+    return ag.tensor(RNG.standard_normal(shape), dtype=np.float64, requires_grad=grad)
+
+
+def assert_rule_is_the_engines(fn, *args, **options):
+    """Call the composite, send a random ḡ back through the engine, and compare with its recorded rule."""
+    y = fn(*args, **options)
+    call = y.grad_fn.layer
+    assert isinstance(call, LayerCall) and call.rule is fn.layer_rule
+    inputs = {p: t for p, t in zip(call.args, args) if isinstance(t, ag.Tensor) and t.requires_grad}
+    g = RNG.standard_normal(y.shape)
+    engine = ag.grad(y, list(inputs.values()), grad_outputs=ag.tensor(g))
+    values = {position(t): t.data for t in args if isinstance(t, ag.Tensor) and t.requires_grad}
+    bound = {p: values[v] if isinstance(v, Edge) else v for p, v in call.args.items()}
+    computed = call.rule.gradients(bound, y.data, g)
+    assert set(inputs) == set(call.inputs())
+    for (p, t), expected in zip(inputs.items(), engine):
+        assert computed[p].shape == t.shape, p
+        np.testing.assert_allclose(computed[p], expected.data, rtol=1e-10, atol=1e-12, err_msg=p)
+
+
+@pytest.mark.parametrize("N, C, K, H, W, kh, kw, options", [
+    (2, 3, 4, 7, 6, 3, 3, {}),
+    (2, 3, 6, 9, 8, 3, 2, {"stride": (2, 1), "padding": (1, 2), "dilation": (2, 1), "groups": 3}),
+    (1, 2, 2, 10, 10, 3, 3, {"stride": 3, "padding": 1}),  # rows no window reaches: their gradient is 0
+    (3, 1, 5, 6, 6, 3, 3, {"padding": "same"}),
+    (2, 4, 4, 8, 5, 2, 3, {"dilation": 2, "padding": "valid", "groups": 2}),
+])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d(N, C, K, H, W, kh, kw, options, bias):
+    groups = options.get("groups", 1)
+    assert_rule_is_the_engines(F.conv2d, tensor(N, C, H, W), tensor(K, C // groups, kh, kw),
+                               tensor(K) if bias else None, **options)
+
+
+@pytest.mark.parametrize("options", [{}, {"stride": 2, "padding": 1, "dilation": 2}, {"groups": 2, "padding": "same"}])
+def test_conv1d(options):
+    assert_rule_is_the_engines(F.conv1d, tensor(2, 4, 11), tensor(6, 4 // options.get("groups", 1), 3), tensor(6),
+                               **options)
+
+
+def test_conv2d_with_an_input_that_needs_no_gradient():
+    assert_rule_is_the_engines(F.conv2d, tensor(2, 1, 6, 6, grad=False), tensor(3, 1, 3, 3), tensor(3), padding=1)
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 4, 3), (3,)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(x_shape, bias):
+    assert_rule_is_the_engines(F.linear, tensor(*x_shape), tensor(4, 3), tensor(4) if bias else None)
+
+
+@pytest.mark.parametrize("target, options", [
+    (np.array([0, 3, 1, 2, 3]), {}),
+    (np.array([0, 3, 1, 2, 3]), {"reduction": "sum"}),
+    (np.array([0, 3, 1, 2, 3]), {"reduction": "none"}),
+    (np.array([0, -100, 1, 2, -100]), {}),  # ignored positions count neither in p − t nor in N
+    (RNG.dirichlet(np.ones(4), 5), {}),  # probability targets
+])
+def test_cross_entropy(target, options):
+    assert_rule_is_the_engines(F.cross_entropy, tensor(5, 4), target, **options)
+
+
+def test_cross_entropy_over_spatial_positions_and_unbatched():
+    assert_rule_is_the_engines(F.cross_entropy, tensor(2, 4, 3, 2), RNG.integers(0, 4, (2, 3, 2)))
+    assert_rule_is_the_engines(F.cross_entropy, tensor(4), np.array(2))
+
+
+def test_cross_entropy_with_class_weights_is_outside_the_rule():
+    x = tensor(3, 4)
+    y = F.cross_entropy(x, np.array([0, 1, 2]), weight=np.ones(4))
+    call = y.grad_fn.layer
+    assert "without class weights" in call.rule.applies(call.args)
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_softmax_and_log_softmax(fn, axis):
+    assert_rule_is_the_engines(fn, tensor(3, 4, 2), axis=axis)
+
+
+@pytest.mark.parametrize("fn", [F.max_pool2d, F.avg_pool2d])
+@pytest.mark.parametrize("shape, kernel, options", [
+    ((2, 3, 6, 6), 2, {}),
+    ((2, 2, 7, 6), 3, {"stride": 2, "padding": 1}),
+    ((1, 2, 5, 8), (2, 3), {"stride": (1, 2), "padding": (1, 1)}),  # overlapping windows
+])
+def test_pool2d(fn, shape, kernel, options):
+    assert_rule_is_the_engines(fn, tensor(*shape), kernel, **options)
+
+
+def test_max_pool_ties_share_the_gradient():
+    x = ag.tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+    assert_rule_is_the_engines(F.max_pool2d, x, 2)
+
+
+@pytest.mark.parametrize("fn", [F.max_pool1d, F.avg_pool1d])
+def test_pool1d(fn):
+    assert_rule_is_the_engines(fn, tensor(2, 3, 9), 3, stride=2, padding=1)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 2, 2)])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm(shape, training, affine):
+    C = shape[1]
+    params = (tensor(C), tensor(C)) if affine else (None, None)
+    assert_rule_is_the_engines(F.batch_norm, tensor(*shape), RNG.standard_normal(C), RNG.random(C) + 0.5, *params,
+                               training=training)
+
+
+@layer_rule(rules.MEAN_SUBTRACTION)
+@scoped("mean_subtraction")
+def center(x, axis=0):
+    """x − mean(x) along `axis`: a user's composite carrying the mean-subtraction rule."""
+    return x - x.mean(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("axis", [0, 1, (0, 2)])
+def test_mean_subtraction_backward_is_mean_subtraction(axis):
+    assert_rule_is_the_engines(center, tensor(4, 3, 2), axis=axis)
+
+
+def test_every_composite_with_a_rule_is_tested_here():
+    tested = {"conv2d", "conv1d", "linear", "cross_entropy", "softmax", "log_softmax", "max_pool2d", "avg_pool2d",
+              "max_pool1d", "avg_pool1d", "batch_norm"}
+    with_rules = {name for name in F.__all__ if hasattr(getattr(F, name), "layer_rule")}
+    assert with_rules == tested
+
+
+def test_nothing_is_recorded_without_a_graph():
+    with ag.no_grad():
+        y = F.linear(tensor(2, 3), tensor(4, 3))
+    assert y.grad_fn is None
+    x = tensor(2, 3, 4, 4, grad=False)
+    assert F.adaptive_avg_pool2d(x, (4, 4)).grad_fn is None
