@@ -246,6 +246,8 @@ def _link(ctx, args, kwargs):
                 slots.append(0)
                 continue
             value = data
+            if a._name is not None:
+                _name_constant(ctx, i, a._name)
         else:
             meta.append(None)
             versions.append(None)
@@ -272,6 +274,12 @@ def _link(ctx, args, kwargs):
     ctx.released = False
     if state.anomaly:
         ctx.site = _creation_site()
+
+
+def _name_constant(ctx, position, name):
+    if ctx.constant_names is None:
+        ctx.constant_names = {}
+    ctx.constant_names[position] = name
 
 
 def _record(ctx, out, args, arrays):

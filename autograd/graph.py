@@ -10,6 +10,7 @@ A **node** is what one recorded operation leaves behind for backward. Its fields
     outputs       the output arrays the forward computed (kept until backward frees the graph)
     saved         what the VJP asked to keep; saved_versions, their versions when saved
     constants     (position, value) of the inputs without a gradient; options, the keyword options
+    output_names  {output index: name} of named outputs; constant_names, {input position: name}
     scope         the scope stack it was created in; site, the user's line (under detect_anomaly)
     pre_hooks     [(output index, hook)] run on an output's total gradient before the VJP
 
@@ -55,7 +56,7 @@ class Node:
     # fields most nodes leave at these defaults (written only when they differ, so most nodes need no __dict__)
     constants = ()
     options = {}
-    out_counters = site = pre_hooks = None
+    out_counters = site = pre_hooks = output_names = constant_names = None
 
     @property
     def n_outputs(self):
@@ -77,6 +78,12 @@ class Node:
         if counters[index] is None:
             counters[index] = VersionCounter()
         return counters[index]
+
+    def name_output(self, index, name):
+        """Remember the name given to output `index` (pictures and derivations use it)."""
+        if self.output_names is None:
+            self.output_names = {}
+        self.output_names[index] = name
 
     def register_prehook(self, index, fn):
         """Call fn(grad) on the total gradient of output `index` before this node's VJP."""

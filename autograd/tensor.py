@@ -52,7 +52,7 @@ class Tensor:
     __slots__ = ("data", "_requires_grad", "_node", "_out_idx", "__dict__", "__weakref__")
     # rarely set: class defaults until written (each op's output then costs four writes, not eight)
     grad = None
-    name = None
+    _name = None
     _vc = None  # the version counter, made when first needed (a write, a view, a save)
     _accumulator = None
     __array_priority__ = 1000
@@ -78,6 +78,17 @@ class Tensor:
         t._node = node
         t._out_idx = index
         return t
+
+    @property
+    def name(self):
+        """The tensor's name, used by pictures, derivations and traces (None: unnamed)."""
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = value
+        if self._node is not None:  # the graph keeps the names of named intermediates
+            self._node.name_output(self._out_idx, value)
 
     # -- versions and graph positions ----------------------------------------------------
     @property

@@ -30,6 +30,8 @@ def scalar(value, name):
 #
 # Every operation below (`*`, `+`, `tanh`, `-`, `**`) records a node of the graph. `L.backward()` then
 # visits the nodes in reverse and fills `.grad` of every leaf with $\partial L/\partial(\text{leaf})$.
+# It frees the graph's numbers as it goes; `retain_graph=True` keeps them, so that the pictures and
+# derivations below can show exactly the values the forward and the backward computed.
 
 # %%
 x, y = 1.5, 0.5                       # one training example: input and target
@@ -40,7 +42,7 @@ h = (w1 * x + b1).tanh()
 y_hat = w2 * h + b2
 L = (y_hat - y) ** 2
 L.name = "L"                          # names show up in the pictures and derivations
-L.backward()
+L.backward(retain_graph=True)         # keep the graph's numbers: the pictures below show them
 
 print(f"h = {h.item():.4f}, ŷ = {y_hat.item():.4f}, L = {L.item():.4f}")
 for p in (w1, b1, w2, b2):
@@ -128,7 +130,7 @@ print(trace)
 # %%
 a, c = scalar(3.0, "x"), scalar(0.5, "y")
 f = a * c + a
-f.backward()
+f.backward(retain_graph=True)
 print(f"∂f/∂x = {a.grad.item()}  (y + 1 = {c.item() + 1})")
 assert a.grad.item() == c.item() + 1
 ag.explain(f, a)
