@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import autograd as ag
 import nn
 from nn import cli
 from nn.cli import main
@@ -136,14 +137,16 @@ def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one(digits_npz, uni
 
 
 def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint(digits_npz, tmp_path, monkeypatch, capsys):
-    losses = []
-    cross_entropy = cli.F.cross_entropy
+    steps = []
+    train_step = cli._train_step
 
-    def nan_at_step_8(logits, target):
-        losses.append(cross_entropy(logits, target))
-        return losses[-1] * float("nan") if len(losses) == 8 else losses[-1]
+    def nan_pixels_in_step_8(model, optimizer, xb, yb):
+        steps.append(xb)
+        if len(steps) == 8:  # epoch 2, step 3
+            xb = ag.from_numpy(np.full_like(xb.data, np.nan))
+        return train_step(model, optimizer, xb, yb)
 
-    monkeypatch.setattr(cli.F, "cross_entropy", nan_at_step_8)
+    monkeypatch.setattr(cli, "_train_step", nan_pixels_in_step_8)
     out = tmp_path / "run"
     assert main(["train", "--data", str(digits_npz), *RUN, "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
