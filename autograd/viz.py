@@ -76,6 +76,8 @@ MEASURES = {
     "grad_norm": ("norm of the gradient, ‖g‖ (grows with the tensor's size)", lambda g: float(np.linalg.norm(g))),
 }
 
+_MEASURE_LABELS = {"grad_rms": "RMS grad", "grad_mean_abs": "mean |grad|", "grad_norm": "‖grad‖"}
+
 
 # -- rendering -----------------------------------------------------------------------------
 def _graphviz_pure_binary():
@@ -486,16 +488,26 @@ class _Scene:
                        if e in flows), key=lambda part: part[0])
 
     def _measure(self, unit):
-        """color_by's measure of the largest gradient a unit shows (None without gradients)."""
+        """color_by's measure of the largest gradient a unit shows (None without gradients, and for the root,
+        whose gradient is the seed 1)."""
         if not self.has_grads:
             return None
-        if unit.kind == "leaf":
-            keys = [key_of(unit.leaf)]
-        else:
-            keys = [Edge(node, slot) for node in unit.nodes for slot in range(node.n_outputs)]
         measure = MEASURES[self.color_by][1]
+        keys = [key for key in self._shown(unit) if key != self.graph.root_key]
         values = [measure(np.asarray(g, np.float64)) for g in map(self.capture.grad, keys) if g is not None]
         return max(values) if values else None
+
+    def _shown(self, unit):
+        """The graph positions whose values a unit shows: a leaf, a node's outputs, a box's outputs that
+        leave it (or are the root)."""
+        if unit.kind == "leaf":
+            return [key_of(unit.leaf)]
+        keys = [Edge(node, slot) for node in unit.nodes for slot in range(node.n_outputs)]
+        if unit.kind == "node":
+            return keys
+        members = set(unit.nodes)
+        return [key for key in keys if key == self.graph.root_key
+                or any(e.node not in members for e in self.graph.consumers.get(key, ()))]
 
     def _check_state(self, unit):
         if self.errors is None or unit.kind == "leaf":
@@ -532,7 +544,8 @@ class _Scene:
         if size == 1:
             text = self._scalar_grad(grad, parts, arrived, complete)
             if data is not None:
-                return [_ink(f"data {number(np.asarray(value).reshape(()))} | ") + text]
+                return [_ink(f"data {number(np.asarray(value).reshape(()))}") + _ink(" | ", bool(arrived) or complete)
+                        + text]
             return [text]
         rows = [] if data is None else [self._tensor_row(*data, size, True)]
         rows.append(self._tensor_row("grad", grad, size, complete))
@@ -543,10 +556,11 @@ class _Scene:
             return _ink(f"{label} {number(np.asarray(array).reshape(()))}", visible)
         if size <= SMALL and self.show_values:
             return _grid(label, array, visible)
-        text = f"‖{label}‖ {number(np.linalg.norm(np.asarray(array, np.float64)))}"
-        if label == "grad" and self.color_by:
-            text += f", {self.color_by[5:].replace('_', ' ')} {number(MEASURES[self.color_by][1](np.asarray(array, np.float64)))}"
-        return _ink(text, visible)
+        array = np.asarray(array, np.float64)
+        if label == "grad" and self.color_by:  # the measure the colour shows
+            words, measure = _MEASURE_LABELS[self.color_by], MEASURES[self.color_by][1]
+            return _ink(f"{words} {number(measure(array))}", visible)
+        return _ink(f"‖{label}‖ {number(np.linalg.norm(array))}", visible)
 
     @staticmethod
     def _scalar_grad(grad, parts, arrived, complete):
@@ -554,9 +568,9 @@ class _Scene:
         values = [float(np.asarray(g).reshape(())) for _, g in parts]
         if len(values) < 2:
             return _ink(f"grad {number(np.asarray(grad).reshape(()))}", complete)
-        terms = [number(values[0])] + [f" − {number(-v)}" if v < 0 else f" + {number(v)}" for v in values[1:]]
-        shown = "grad " + "".join(terms[:len(arrived)])
-        return _ink(shown) + _ink("".join(terms[len(arrived):]) + f" = {number(sum(values))}", complete)
+        terms = ["grad " + number(values[0])] + [f" − {number(-v)}" if v < 0 else f" + {number(v)}" for v in values[1:]]
+        return _ink("".join(terms[:len(arrived)])) + _ink("".join(terms[len(arrived):]) + f" = {number(sum(values))}",
+                                                          complete)
 
     def _saved_row(self, node):
         if node.released:
@@ -643,16 +657,12 @@ class _Scene:
         return rows
 
     def _box_outputs(self, unit, step):
-        members = set(unit.nodes)
         rows = []
-        for node in unit.nodes:
-            for slot, (shape, dtype) in enumerate(node.out_meta):
-                key = Edge(node, slot)
-                leaves_box = any(e.node not in members for e in self.graph.consumers.get(key, ()))
-                if leaves_box or key == self.graph.root_key:
-                    rows.append(_escape(f"→ {self.names[key]} {shape_text(shape)}"
-                                        + (f" {np.dtype(dtype).name}" if self.show_dtype else "")))
-                    rows += self._value_rows(key, shape, step)
+        for key in self._shown(unit):
+            shape, dtype = key.node.out_meta[key.index]
+            rows.append(_escape(f"→ {self.names[key]} {shape_text(shape)}"
+                                + (f" {np.dtype(dtype).name}" if self.show_dtype else "")))
+            rows += self._value_rows(key, shape, step)
         return rows
 
     def _gradient(self, unit):

@@ -268,36 +268,56 @@ def _plot_curves(history, path):
     plt.close(fig)
 
 
-def _plot_filters(weight, path):
-    """A grid of the first layer's filters (one tile per output channel, first input channel)."""
+def _filters_figure(weight):
+    """A grid of the first layer's filters (one tile per output channel, first input channel) on one diverging
+    colour scale centred on zero (red positive, blue negative, white 0), with its colour bar."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     w = weight[:, 0]
+    limit = float(np.abs(w).max()) or 1.0
     cols = min(8, len(w))
     rows = -(-len(w) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.1))
-    for ax, index in zip(np.ravel(axes), range(rows * cols)):
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1 + 1.2, rows * 1.1 + 0.4), layout="constrained",
+                             squeeze=False)
+    for ax, index in zip(axes.ravel(), range(rows * cols)):
         ax.axis("off")
         if index < len(w):
-            ax.imshow(w[index], cmap="gray")
+            image = ax.imshow(w[index], cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(str(index), fontsize=7)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.9, label="weight")
     fig.suptitle("first-layer filters", fontsize=9)
-    fig.tight_layout()
+    return fig
+
+
+def _plot_filters(weight, path):
+    import matplotlib.pyplot as plt
+
+    fig = _filters_figure(weight)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def _render_graph(model, x, y, path):
-    """The backward graph of one training step, drawn layer by layer (composites collapsed), as SVG."""
+def _render_first_step(run, path):
+    """The backward graph of the first training step, drawn layer by layer with each layer's rule, as SVG.
+
+    Drawn from the initial weights, before any update, where the gradients are large enough to teach
+    something (after training they are 1e-3 to 1e-4 everywhere). Dropout draws from autograd's generator:
+    its state is put back, so the training run is the same with or without the picture.
+    """
     from autograd import viz
 
-    model.train()
-    loss = F.cross_entropy(model(ag.from_numpy(x)), ag.from_numpy(y))
-    graph = viz.draw(loss, params=model, collapse=True)
-    path.write_bytes(graph.pipe(format="svg"))
+    state = ag.generator().bit_generator.state
+    try:
+        run.model.train()
+        loss = F.cross_entropy(run.model(ag.from_numpy(run.data.x_train[:8])), ag.from_numpy(run.data.y_train[:8]))
+        picture = viz.draw(loss, params=run.model, collapse=True, rankdir="LR", show_values=False, show_dtype=False,
+                           edge_labels=False, group_scopes=False, color_by="grad")
+        path.write_bytes(picture.pipe(format="svg"))
+    finally:
+        ag.generator().bit_generator.state = state
 
 
 def _json_safe(value):
@@ -602,9 +622,7 @@ def _stop_diverged(run, error):
 
 
 def _write_final_artefacts(run):
-    """metrics.json, the curves, the filters and the backward graph (skipped, with a word, without Graphviz)."""
-    import graphviz
-
+    """metrics.json, the curves and the filters; the backward graph was drawn before the first step."""
     out = run.out
     _write_metrics(run, "finished")
     with _writing(out / "curves.png"):
@@ -612,12 +630,17 @@ def _write_final_artefacts(run):
     with _writing(out / "filters.png"):
         _plot_filters(run.model.features[0].weight.data, out / "filters.png")
     artefacts = [CHECKPOINT, "model.safetensors", "metrics.json", "curves.png", "filters.png"]
+    return artefacts + (["backward_graph.svg"] if (out / "backward_graph.svg").exists() else [])
+
+
+def _write_first_step_graph(run):
+    """backward_graph.svg of a new run's first step (skipped, with a word, without Graphviz)."""
+    import graphviz
+
     try:
-        _render_graph(run.model, run.data.x_train[:8], run.data.y_train[:8], out / "backward_graph.svg")
-        artefacts.append("backward_graph.svg")
+        _render_first_step(run, run.out / "backward_graph.svg")
     except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, OSError) as error:
         print(f"chainrule train: could not render the backward graph: {error}", file=sys.stderr)
-    return artefacts
 
 
 def _settings_from_args(args):
@@ -675,6 +698,8 @@ def train(args):
     print(f"chainrule train: {run.name} on {data.source} ({len(data.x_train)} train / {len(data.x_test)} test images "
           f"{data.x_train.shape[2]}×{data.x_train.shape[3]}), {s.optimizer} lr={s.lr:g} (cosine schedule), "
           f"{s.epochs} epochs{resumed}")
+    if not args.resume:
+        _write_first_step_graph(run)
     try:
         with _CtrlC() as ctrl_c, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             _train_epochs(run, ctrl_c)  # (NumPy's warnings are noise: the loop reports non-finite values itself)
