@@ -229,7 +229,7 @@ class Binder:
             constants = dict(node.constants)
             for index, (symbol, target) in enumerate(zip(symbols, node.edges)):
                 if target is None:
-                    mapping[symbol] = self.constant(node, constants.get(index), node.in_meta[index])
+                    mapping[symbol] = self.constant(constants.get(index))
                 else:
                     value = self.capture.value(target)
                     one = values and value is not None and np.size(value) == 1
@@ -239,14 +239,12 @@ class Binder:
         mapping["y"] = num(out, wrap=True) if one else self.of(Edge(node, 0))
         return mapping
 
-    def constant(self, node, value, meta):
-        """An input without gradient: its value if it is one number, else its tensor's name, else `const`."""
+    def constant(self, value):
+        """An input without gradient: its value if it is one number, else its tensor's name, else `const(shape)`."""
         if is_number(value):
             return num(value, wrap=True)
-        called = self.names.constant(value) or next(
-            (item.name for item in node.saved or () if getattr(item, "data", None) is value
-             and getattr(item, "name", None)), None)
-        return name(called) if called else _const(meta[0] if meta is not None else np.shape(value))
+        called = self.names.constant(value)
+        return name(called) if called else Piece(f"const{shape_text(np.shape(value), '×')}", r"\mathrm{const}")
 
     @staticmethod
     def shapes(node):
@@ -263,16 +261,8 @@ class Binder:
         return mapping
 
     def argument(self, value):
-        """A layer call's argument: the name of a graph position or of a constant tensor, or its shape."""
-        if isinstance(value, Edge):
-            return self.of(value)
-        called = self.names.constant(value)
-        return name(called) if called else _const(np.shape(value))
-
-
-def _const(dims):
-    """An unnamed input without gradient: `const(3×2)`."""
-    return Piece(f"const{shape_text(dims, '×')}", r"\mathrm{const}")
+        """A layer call's argument: the name of a graph position, or a constant as `constant` writes it."""
+        return self.of(value) if isinstance(value, Edge) else self.constant(value)
 
 
 def is_number(value):

@@ -103,9 +103,10 @@ class Names:
     """What every graph position is called, the same in pictures, derivations and traces.
 
     Leaves: the parameter name from `params` (a Module or a {name: tensor} dict), else the tensor's
-    `name`, else t1, t2, … in the order backward reaches them. Node outputs: the `name` of their
-    tensor when it is still alive, else v1, v2, … in the order the forward made them (a Wengert
-    list). The root: its name, else L. Inputs without a gradient (constants) by their tensor's name.
+    `name`, else t1, t2, … in the order backward reaches them. Node outputs: the name given to their
+    tensor (its node keeps it, `output_names`), else v1, v2, … in the order the forward made them (a
+    Wengert list). The root: its name, else L. Inputs without a gradient (constants): the name their
+    tensor had when the node read it (`constant_names`).
     """
 
     def __init__(self, graph, params=None):
