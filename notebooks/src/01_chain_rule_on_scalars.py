@@ -1,14 +1,21 @@
 # %% [markdown]
 # # 01 · The chain rule on scalars
 #
-# A neural network is a composition of small functions, and backprop is the chain rule applied to that
-# composition, from the loss back to every weight. On scalars everything can be written out and checked by
-# hand. We take a toy network with one hidden unit,
+# Backprop is the chain rule applied to a composition of small functions, from the loss back to every
+# weight. On scalars every step can be written out and checked by hand. This notebook follows the
+# "multi-layer perceptron" of the ML-review lecture (seed notes `004`): one input, three weights, one
+# bias, a sigmoid after every layer, and the squared-error loss,
 #
-# $$h = \tanh(w_1 x + b_1), \qquad \hat y = w_2 h + b_2, \qquad L = (\hat y - y)^2,$$
+# $$a_1 = w_1 x + b_1,\quad f_1 = \sigma(a_1),\qquad a_2 = w_2 f_1,\quad f_2 = \sigma(a_2),\qquad
+# a_3 = w_3 f_2,\quad f_3 = \sigma(a_3) = \hat y,\qquad L = \tfrac12 (y - \hat y)^2 .$$
 #
-# and look at its backward graph, derive $\partial L/\partial w_1$ three ways (by hand, with
-# `autograd.explain`, by finite differences), and watch gradients add up where a value is used twice.
+# Every tensor carries the name it has on the slides, so the pictures, derivations and traces below use
+# the lecture's letters. The slides give no numbers; we pick $x = 0.5$, $y = 1$, $w_1 = 0.8$, $b_1 = 0.1$,
+# $w_2 = -1.5$, $w_3 = 2$.
+#
+# Contents: the forward pass and its graph · $\partial L/\partial w_3$ as on the slide (and the slip on it)
+# · reusing what backward already computed · finite differences · the derivatives of sigmoid, ReLU and
+# leaky ReLU · gradients adding up where a value is used twice.
 
 # %%
 import numpy as np
@@ -16,145 +23,249 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 import autograd as ag
+import nn.functional as F
 from autograd import viz
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (6, 3)})
 
 
-def scalar(value, name):
-    """A float64 leaf that requires grad, named for the pictures."""
+def weight(value, name):
+    """A float64 leaf that requires grad, named as on the slides."""
     return ag.tensor(value, dtype=np.float64, requires_grad=True, name=name)
 
 # %% [markdown]
-# ## Forward and backward
+# ## The forward pass, named as on the slides
 #
-# Every operation below (`*`, `+`, `tanh`, `-`, `**`) records a node of the graph. `L.backward()` then
-# visits the nodes in reverse and fills `.grad` of every leaf with $\partial L/\partial(\text{leaf})$.
-# It frees the graph's numbers as it goes; `retain_graph=True` keeps them, so that the pictures and
-# derivations below can show exactly the values the forward and the backward computed.
+# Each operation records a node of the graph. A leaf gets its name with `name=`; an intermediate result
+# gets one by assigning `.name`. Nothing is differentiated yet: pictures and derivations show the numbers
+# the forward computed and the gradients the backward computes, so we draw and explain *before*
+# `L.backward()` (a plain `backward()` frees those numbers as it goes).
 
 # %%
-x, y = 1.5, 0.5                       # one training example: input and target
-w1, b1 = scalar(0.8, "w1"), scalar(-0.2, "b1")
-w2, b2 = scalar(-1.2, "w2"), scalar(0.3, "b2")
+x = ag.tensor(0.5, dtype=np.float64, name="x")   # the input: no gradient needed
+y = ag.tensor(1.0, dtype=np.float64, name="y")   # the target
+w1, b1, w2, w3 = weight(0.8, "w1"), weight(0.1, "b1"), weight(-1.5, "w2"), weight(2.0, "w3")
 
-h = (w1 * x + b1).tanh()
-y_hat = w2 * h + b2
-L = (y_hat - y) ** 2
-L.name = "L"                          # names show up in the pictures and derivations
-L.backward(retain_graph=True)         # keep the graph's numbers: the pictures below show them
+a1 = w1 * x + b1
+a1.name = "a1"
+f1 = a1.sigmoid()
+f1.name = "f1"
+a2 = w2 * f1
+a2.name = "a2"
+f2 = a2.sigmoid()
+f2.name = "f2"
+a3 = w3 * f2
+a3.name = "a3"
+f3 = a3.sigmoid()
+f3.name = "f3"                        # f3 is the prediction ŷ
+L = 0.5 * (y - f3) ** 2
+L.name = "L"
 
-print(f"h = {h.item():.4f}, ŷ = {y_hat.item():.4f}, L = {L.item():.4f}")
-for p in (w1, b1, w2, b2):
-    print(f"∂L/∂{p.name} = {p.grad.item(): .5f}")
+for t in (a1, f1, a2, f2, a3, f3, L):
+    print(f"{t.name} = {t.item():.4f}")
+assert np.isclose(f3.item(), 1 / (1 + np.exp(-2.0 / (1 + np.exp(1.5 / (1 + np.exp(-0.5)))))))
 
 # %% [markdown]
 # ## The backward graph
 #
-# Each box is a backward node (the VJP backward runs, numbered in the order it runs) or a leaf; each
-# shows its value and its gradient, like `data 0.800 | grad 1.684` for $w_1$. Edges point the way gradients flow
-# and read `upstream · local → downstream`: the gradient arriving from above, times the local derivative
-# of that one operation, is the gradient passed down. That product *is* the chain rule.
+# One box per backward node (numbered in the order backward will run it) and one per leaf, each with its
+# value and the gradient $\partial L/\partial(\cdot)$. Edges point the way gradients flow and read
+# `upstream · local → downstream`: the gradient arriving from the loss side, times the local derivative of
+# that one operation, is what flows on. That product is the chain rule. Constants such as $x$ and $y$ appear
+# as their values inside the formulas; the unnamed results $w_1 x$, $y - f_3$ and its square are `v1`–`v3`.
 
 # %%
-viz.draw(L)
+viz.draw(L, rankdir="LR")
 
 # %% [markdown]
-# ## The chain rule for one weight
+# ## $\partial L/\partial w_3$, the slide's first derivative
 #
-# By hand, following the only path from $w_1$ to $L$:
-#
-# $$\frac{\partial L}{\partial w_1} = \underbrace{2(\hat y - y)}_{\partial L/\partial \hat y}\cdot
-# \underbrace{w_2}_{\partial \hat y/\partial h}\cdot \underbrace{(1 - h^2)}_{\partial h/\partial(\cdot)}
-# \cdot \underbrace{x}_{\partial (w_1 x + b_1)/\partial w_1}$$
-#
-# `autograd.explain(L, w1)` derives the same thing from the live graph: the forward pass one primitive
-# per line, each local derivative (from the primitive's VJP formula, with its value), the product along
-# every path, the sum over paths, and the result next to autograd's gradient and a central difference.
+# The slide writes
+# $\frac{\partial L}{\partial w_3} = \frac{\partial L}{\partial f_3}\frac{\partial f_3}{\partial a_3}\frac{\partial a_3}{\partial w_3}$
+# and fills in each factor: $\partial L/\partial f_3 = -(y - \hat y)$ from the squared error,
+# $\partial f_3/\partial a_3 = f_3(1 - f_3)$ from the sigmoid, and $\partial a_3/\partial w_3 = f_2$.
+# `autograd.explain(L, w3)` derives it from the live graph: the forward steps between $w_3$ and $L$, each
+# local derivative (from the primitive's VJP formula, with its value), their product along the one path,
+# and the result next to autograd's gradient and a central difference.
 
 # %%
-derivation = ag.explain(L, w1)
-derivation
-
-# %%
-hv, yv = h.item(), y_hat.item()
-by_hand = 2 * (yv - y) * w2.item() * (1 - hv ** 2) * x
-print(f"by hand: {by_hand:.8f}   autograd: {w1.grad.item():.8f}")
-assert np.isclose(by_hand, w1.grad.item())
+d_w3 = ag.explain(L, w3)
+d_w3
 
 # %% [markdown]
-# ## The same gradient by finite differences
+# **A slip on the slide.** Its second line reads $-\eta\,(y - \hat y)\cdots$: a learning rate $\eta$ has
+# strayed into the derivative, which contains none ($\eta$ belongs to the update
+# $w_3 \leftarrow w_3 - \eta\,\partial L/\partial w_3$, not to the gradient). With any $\eta \ne 1$, say $0.1$,
+# the slide's expression is off by that factor; the product of the three local derivatives is what autograd
+# and the central difference give.
+
+# %%
+by_hand = -(y.item() - f3.item()) * f3.item() * (1 - f3.item()) * f2.item()
+eta = 0.1
+as_on_slide = eta * by_hand
+print(f"-(y − ŷ)·f3(1 − f3)·f2    = {by_hand:.6f}")
+print(f"autograd (explain)         = {d_w3.gradient.item():.6f}")
+print(f"central difference         = {d_w3.numeric.item():.6f}")
+print(f"slide, with a stray η = 0.1: {as_on_slide:.6f}  (wrong)")
+assert np.isclose(d_w3.gradient.item(), by_hand) and np.isclose(d_w3.numeric.item(), by_hand, rtol=1e-7)
+assert not np.isclose(d_w3.gradient.item(), as_on_slide)
+
+# %% [markdown]
+# ## Deeper weights reuse what is already computed
 #
+# The slide's next lines for $w_2$ and $w_1$ start with the same factors as $w_3$'s:
+#
+# $$\frac{\partial L}{\partial w_2} = \underbrace{\frac{\partial L}{\partial f_3}\frac{\partial f_3}{\partial a_3}}_{\partial L/\partial a_3}
+# \frac{\partial a_3}{\partial f_2}\frac{\partial f_2}{\partial a_2}\frac{\partial a_2}{\partial w_2},\qquad
+# \frac{\partial L}{\partial w_1} = \underbrace{\frac{\partial L}{\partial f_3}\cdots\frac{\partial f_2}{\partial a_2}}_{\partial L/\partial a_2}
+# \frac{\partial a_2}{\partial f_1}\frac{\partial f_1}{\partial a_1}\frac{\partial a_1}{\partial w_1}.$$
+#
+# Backprop never recomputes a shared prefix: it computes $\partial L/\partial a_3$ once, passes it down, and
+# each step multiplies by one more local derivative. `autograd.trace_backward(L)` lists the steps in the order
+# backward runs them, each as `[gradient from the right] · [local gradient] = [gradient to the left]`.
+
+# %%
+print(ag.trace_backward(L))
+
+# %% [markdown]
+# The same recursion by hand, with $\delta_k = \partial L/\partial a_k$ (one multiplication per layer), and
+# then the engine's own backward. We keep the graph (`retain_graph=True`) because the next cells still
+# explain and draw it.
+
+# %%
+s = lambda t: t.item()
+delta3 = -(s(y) - s(f3)) * s(f3) * (1 - s(f3))
+delta2 = delta3 * s(w3) * s(f2) * (1 - s(f2))
+delta1 = delta2 * s(w2) * s(f1) * (1 - s(f1))
+by_recursion = {"w3": delta3 * s(f2), "w2": delta2 * s(f1), "w1": delta1 * s(x), "b1": delta1}
+
+L.backward(retain_graph=True)
+for p in (w3, w2, w1, b1):
+    print(f"∂L/∂{p.name} = {p.grad.item(): .6f}   by the recursion: {by_recursion[p.name]: .6f}")
+    assert np.isclose(p.grad.item(), by_recursion[p.name])
+
+# %% [markdown]
+# ## $\partial L/\partial w_1$ for slides, and checked by finite differences
+#
+# A derivation renders as Markdown in the notebook and as LaTeX for slides: `to_latex(style="align")` gives
+# one `align*` block (amsmath), a line per formula, aligned at its first `=`. Here is the path product for
+# $w_1$, the longest one in the network:
+
+# %%
+d_w1 = ag.explain(L, w1)
+latex = d_w1.to_latex(style="align")
+print("\n".join(line for line in latex.splitlines() if r"\to" in line))
+assert latex.startswith(r"\begin{align*}") and r"w_{1} \to v_{1} \to a_{1}" in latex
+
+# %% [markdown]
 # The derivative is the slope of $L$ as a function of $w_1$ alone. The central difference
-# $\big(L(w_1 + \varepsilon) - L(w_1 - \varepsilon)\big) / 2\varepsilon$ has error $O(\varepsilon^2)$;
-# in float64 $\varepsilon = 10^{-6}$ gives about 9 correct digits.
+# $\big(L(w_1 + \varepsilon) - L(w_1 - \varepsilon)\big)/2\varepsilon$ has error $O(\varepsilon^2)$; in float64,
+# $\varepsilon = 10^{-6}$ gives about nine correct digits.
 
 # %%
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
 def loss_at(w1_value):
-    hh = np.tanh(w1_value * x + b1.item())
-    return (w2.item() * hh + b2.item() - y) ** 2
+    f1_ = sigmoid(w1_value * s(x) + s(b1))
+    f3_ = sigmoid(s(w3) * sigmoid(s(w2) * f1_))
+    return 0.5 * (s(y) - f3_) ** 2
 
 
 eps = 1e-6
-numeric = (loss_at(w1.item() + eps) - loss_at(w1.item() - eps)) / (2 * eps)
-print(f"central difference: {numeric:.8f}   autograd: {w1.grad.item():.8f}")
-assert np.isclose(numeric, w1.grad.item(), rtol=1e-7)
+numeric = (loss_at(s(w1) + eps) - loss_at(s(w1) - eps)) / (2 * eps)
+print(f"central difference: {numeric:.9f}   autograd: {w1.grad.item():.9f}")
+assert np.isclose(numeric, w1.grad.item(), rtol=1e-6)
 
-ws = np.linspace(-1.5, 2.5, 200)
+ws = np.linspace(-6, 6, 200)
 fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.plot(ws, [loss_at(w) for w in ws], label="L as a function of $w_1$")
-ax.plot(ws, L.item() + w1.grad.item() * (ws - w1.item()), "--", label="tangent, slope ∂L/∂$w_1$")
-ax.plot([w1.item()], [L.item()], "ko")
-ax.set(xlabel="$w_1$", ylabel="L", ylim=(-0.2, 3.5))
+ax.plot(ws, L.item() + w1.grad.item() * (ws - s(w1)), "--", label="tangent, slope ∂L/∂$w_1$")
+ax.plot([s(w1)], [L.item()], "ko")
+ax.set(xlabel="$w_1$", ylabel="L")
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# ## The backward pass, step by step
-#
-# `autograd.trace_backward(L)` lists the nodes in the order backward runs them, each line being
-# `[gradient from the right] · [local gradient] = [gradient to the left]`.
+# $\partial L/\partial w_1$ is small because the gradient passes through three sigmoids, each multiplying it by
+# $f(1 - f) \le 1/4$. That is the "gradients go to zero" remark on the sigmoid slide.
 
 # %%
-trace = ag.trace_backward(L)
-print(trace)
+print(f"f1(1−f1) = {s(f1) * (1 - s(f1)):.3f},  f2(1−f2) = {s(f2) * (1 - s(f2)):.3f},  "
+      f"f3(1−f3) = {s(f3) * (1 - s(f3)):.3f}")
+assert abs(w1.grad.item()) < abs(w2.grad.item()) < abs(w3.grad.item())
+
+# %% [markdown]
+# ## The derivatives on the activation slides
+#
+# The lecture lists three nonlinearities with their derivatives. Autograd gives them at a few points:
+#
+# * sigmoid: $\sigma'(y) = \sigma(y)\,(1 - \sigma(y))$;
+# * ReLU: $0$ for $y < 0$, $1$ for $y > 0$;
+# * leaky ReLU with a small $a$ (the slide's example is $0.02$): $1$ for $y > 0$ and $+a$ for $y < 0$.
+#   **The slide writes $-a$ for negative inputs; that is a sign error**: the function is $a\,y$ there, whose
+#   slope is $+a$.
+#
+# At exactly $y = 0$ none of the kinked ones is differentiable; chainrule takes $0$ for ReLU and $a$ for
+# leaky ReLU there, like PyTorch, so the check below stays off $0$.
+
+# %%
+points = np.array([-3.0, -0.5, 0.5, 3.0])
+slope = 0.02
+
+
+def derivative(fn):
+    v = ag.tensor(points, dtype=np.float64, requires_grad=True, name="y")
+    fn(v).sum().backward()
+    return v.grad.numpy()
+
+
+sig = sigmoid(points)
+print("σ'      ", derivative(F.sigmoid), "  σ(1 − σ):", np.round(sig * (1 - sig), 4))
+print("ReLU'   ", derivative(F.relu))
+print("leaky'  ", derivative(lambda v: F.leaky_relu(v, slope)))
+assert np.allclose(derivative(F.sigmoid), sig * (1 - sig))
+assert np.array_equal(derivative(F.relu), (points > 0).astype(float))
+assert np.allclose(derivative(lambda v: F.leaky_relu(v, slope)), np.where(points > 0, 1.0, +slope))
 
 # %% [markdown]
 # ## Where a value is used twice, gradients add
 #
-# In $f = x\,y + x$ the input $x$ reaches $f$ along two paths: through the product (local derivative $y$)
+# In $g = u\,v + u$ the input $u$ reaches $g$ along two paths: through the product (local derivative $v$)
 # and directly (local derivative 1). The multivariate chain rule sums over paths:
-# $\partial f/\partial x = y + 1$. Backprop implements the sum by *accumulating*: each path adds its
-# contribution to $x$'s gradient.
+# $\partial g/\partial u = v + 1$. Backprop implements the sum by *accumulating*: each path adds its
+# contribution to $u$'s gradient.
 
 # %%
-a, c = scalar(3.0, "x"), scalar(0.5, "y")
-f = a * c + a
-f.backward(retain_graph=True)
-print(f"∂f/∂x = {a.grad.item()}  (y + 1 = {c.item() + 1})")
-assert a.grad.item() == c.item() + 1
-ag.explain(f, a)
+u, v = weight(3.0, "u"), weight(0.5, "v")
+g = u * v + u
+g.name = "g"
+d_u = ag.explain(g, u)
+print(f"∂g/∂u = {d_u.gradient.item()}  (v + 1 = {v.item() + 1})")
+assert d_u.gradient.item() == v.item() + 1 and len(d_u.paths) == 2
+d_u
 
 # %% [markdown]
-# In the picture, the leaf $x$ shows the sum of what its two edges deliver:
+# In the picture, the leaf $u$ shows the sum of what its two edges deliver:
 
 # %%
-viz.draw(f)
+viz.draw(g, rankdir="LR")
 
 # %% [markdown]
-# `viz.frames(f)` yields one picture per backward step: the node that just ran is outlined in orange, and
-# a leaf shows the part of its gradient that has arrived so far. After the first step $x$ holds only the
-# direct contribution 1; after the second, $1 + y$.
+# `viz.frames(g)` yields one picture per backward step: the node that just ran is outlined in orange, and a
+# leaf shows the part of its gradient that has arrived so far. After the first step $u$ holds only the
+# direct contribution 1; after the second, $1 + v$.
 
 # %%
-for frame in viz.frames(f):
+for frame in viz.frames(g, rankdir="LR"):
     display(frame)
 
 # %% [markdown]
-# One more check: the graph's picture has exactly one box per node and per leaf of the graph.
+# One more check: the sigmoid network's picture has exactly one box per node and per leaf.
 
 # %%
 source = viz.dot(L)
 boxes = sum(1 for line in source.splitlines() if "[label=<" in line)
-print(f"{boxes} boxes: the nodes mul, add, tanh, mul, add, sub, pow and the leaves w1, b1, w2, b2")
-assert boxes == 7 + 4
+print(f"{boxes} boxes: 10 nodes (mul, add, 3 × sigmoid, 2 × mul, sub, pow, mul) and the leaves w1, b1, w2, w3")
+assert boxes == 10 + 4
