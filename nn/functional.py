@@ -123,53 +123,66 @@ def _conv(x, w, b, stride, padding, dilation, groups, op, n):
     out = tuple(_out_size(size + sum(p), k, s, d)
                 for size, p, k, s, d in zip(x.shape[2:], pads, kernel, stride, dilation))
     w = w.reshape(groups, K // groups, -1)  # (G, K/G, C/G·KH·KW): one weight matrix per group
-    layout = _conv_layout(tuple(x.shape[2:]), pads, kernel, stride, out)
+    layout = _conv_layout(x, w, pads, kernel, stride, out)
     y = layout(x, w, pads, kernel, stride, dilation, out)
     return _add_channel_bias(y, b)
 
 
 # -- convolution layouts: each is pad → unfold → shared_matmul, with the windows laid out for speed ----
-# The GEMMs and the window copies all split the batch over autograd.parallel's threads. Measured on
-# 2 cores, forward + backward, against the per-image (N, C·KH·KW, OH·OW) columns for every shape:
-#   wide (stride 1, output rows nearly as wide as the input): N8 C64 56² 3×3 p1 and N32 C16 32² 3×3 p1
-#     1.9×, N64 C1 28² 5×5 1.3×;
-#   batch last (small outputs, OH·OW ≤ 256): N64 C6 12² K16 5×5 1.6×, LeNet5's step 1.3× at batch 64.
-BATCH_LAST_POSITIONS = 256  # at most this many output positions per image: one GEMM for the whole batch
-WIDE_EXTRA = 0.2  # at most this fraction of extra (wrapped-around) GEMM columns in the wide layout
+# The GEMMs and the window copies split their batch over autograd.parallel's threads.
+CHUNK_BYTES = 4 << 20  # the columns of one chunk of images: a few MB, in cache and below glibc's mmap threshold
+WIDE_EXTRA = 0.1  # at most this fraction of extra (wrapped-around) GEMM columns in the wide layout
 
 
 def _out_size(padded, kernel, stride, dilation):
     return (padded - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _conv_layout(spatial, pads, kernel, stride, out):
-    """The fastest of the three layouts for this shape (thresholds above)."""
-    if math.prod(out) <= BATCH_LAST_POSITIONS:
-        return _conv_batch_last
-    if len(kernel) == 2 and stride == (1, 1):
-        width = spatial[1] + sum(pads[1])
-        if width <= out[1] * (1 + WIDE_EXTRA):
-            return _conv_wide
-    return _conv_columns
+def _conv_layout(x, w, pads, kernel, stride, out):
+    """The faster layout for this shape: wide for stride-1 rows nearly as wide as the padded input, else chunks."""
+    if len(kernel) == 2 and stride == (1, 1) and x.shape[3] + sum(pads[1]) <= out[1] * (1 + WIDE_EXTRA):
+        return _conv_wide
+    return _conv_chunks
 
 
-def _padded(x, pads, spatial_axes):
-    """x with zero padding on its spatial axes (no copy when there is none)."""
+def _padded(x, pads, first_axis=2):
+    """x with zero padding on the spatial axes from `first_axis` on (no copy when there is none)."""
     if not any(a or z for a, z in pads):
         return x
     widths = [(0, 0)] * x.ndim
-    for axis, p in zip(spatial_axes, pads):
-        widths[axis] = p
+    widths[first_axis:first_axis + len(pads)] = pads
     return ag.pad(x, tuple(widths))
 
 
-def _conv_columns(x, w, pads, kernel, stride, dilation, out):
-    """Per image: y[n] = W · cols[n], cols (N, G, C/G·KH·KW, OH·OW): the general layout (any stride)."""
-    N, G = x.shape[0], w.shape[0]
-    n = len(kernel)
-    cols = ag.unfold(_padded(x, pads, range(2, 2 + n)), kernel, stride, 0, dilation)  # (N, C, *kernel, *out)
-    cols = cols.reshape(N, G, -1, math.prod(out))  # free: unfold's output is contiguous
-    return ag.shared_matmul(w, cols).reshape((N, -1) + out)
+def _chunk_size(N, image_bytes):
+    """Images per chunk: columns of about CHUNK_BYTES; a divisor of N when one is at least half that size."""
+    target = max(1, min(N, CHUNK_BYTES // max(1, image_bytes)))
+    return next((n for n in range(target, (target - 1) // 2, -1) if N % n == 0), target)
+
+
+def _conv_chunks(x, w, pads, kernel, stride, dilation, out):
+    """The batch in chunks of n images, each chunk's columns (C/G·KH·KW, OH·OW·n), one GEMM per chunk.
+
+    x (N, C, *S) is seen as (B, C, *S, n): with the chunk's images innermost every window row is one
+    run of OW·n values, and small images still make wide GEMMs. n = 1 (large images) is the per-image
+    layout (N, C·KH·KW, OH·OW); a batch that is not a multiple of n is padded with zero images.
+    """
+    N, C = x.shape[:2]
+    G = w.shape[0]
+    ns = len(kernel)
+    L = math.prod(out)
+    n = _chunk_size(N, C * math.prod(kernel) * L * x.dtype.itemsize)
+    B = -(-N // n)
+    if n > 1:
+        if B * n > N:
+            x = ag.pad(x, ((0, B * n - N),) + ((0, 0),) * (ns + 1))
+        x = x.reshape((B, n) + tuple(x.shape[1:])).permute(0, *range(2, ns + 3), 1)  # (B, C, *S, n)
+    cols = ag.unfold(_padded(x, pads), kernel, stride, 0, dilation, batch_last=n > 1)  # the pad makes (B, C, *S, n)
+    y = ag.shared_matmul(w, cols.reshape(B, G, -1, L * n))  # (B, G, K/G, L·n)
+    if n == 1:
+        return y.reshape((N, -1) + out)
+    y = y.reshape((B, -1) + out + (n,)).permute(0, ns + 2, *range(1, ns + 2)).reshape((B * n, -1) + out)
+    return y if B * n == N else y[:N]
 
 
 def _conv_wide(x, w, pads, kernel, stride, dilation, out):
@@ -178,25 +191,11 @@ def _conv_wide(x, w, pads, kernel, stride, dilation, out):
     Each kernel offset is then one contiguous run of the flat padded image (see ag.unfold_wide).
     """
     N, G = x.shape[0], w.shape[0]
-    x = _padded(x, pads, (2, 3))
+    x = _padded(x, pads)
     W = x.shape[3]
     cols = ag.unfold_wide(x, kernel, dilation).reshape(N, G, -1, out[0] * W)  # (N, G, C/G·KH·KW, OH·W)
     y = ag.shared_matmul(w, cols).reshape(N, -1, out[0], W)
     return y[:, :, :, :out[1]]
-
-
-def _conv_batch_last(x, w, pads, kernel, stride, dilation, out):
-    """Batch innermost: x as (C, *S, N), columns (C·KH·KW, OH·OW·N), one GEMM for the whole batch.
-
-    Small images make small per-image GEMMs; with the batch innermost every window row is one run of
-    OW·N values and the GEMM is as wide as the batch. The result is a (K, *out, N) array seen as (N, K, *out).
-    """
-    N, G = x.shape[0], w.shape[0]
-    n = len(kernel)
-    xt = _padded(x.permute(*range(1, n + 2), 0), pads, range(1, n + 1))  # (C, *S, N): the pad makes it contiguous
-    cols = ag.unfold(xt, kernel, stride, 0, dilation, batch_last=True)  # (C, *kernel, *out, N)
-    y = ag.shared_matmul(w, cols.reshape(1, G, -1, math.prod(out) * N))  # (1, G, K/G, OH·OW·N)
-    return y.reshape((-1,) + out + (N,)).permute(n + 1, *range(n + 1))
 
 
 @layer_rule(rules.CONV1D)

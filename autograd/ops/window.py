@@ -5,16 +5,17 @@ For an input (N, C, *S) with 1 or 2 spatial axes S, unfold lays windows out as
 
     cols[n, c, i, j, p, q] = x[n, c, p·s₀ + i·d₀, q·s₁ + j·d₁]
 
-With `batch_last=True` the input is (C, *S, N) and the windows (C, *K, *O, N): the batch is the
-innermost axis, so every window row is one contiguous run of OW·N values (the layout convolutions
-on small images use; see nn.functional). Fold adds each window back, so fold is exactly unfold's
-transpose: ⟨unfold(x), c⟩ = ⟨x, fold(c)⟩. Convolution and pooling are composites over this pair.
+With `batch_last=True` the input has one more, innermost batch axis: (B, C, *S, n) → (B, C, *K, *O, n),
+the batch cut into B chunks of n images. Every window row is then one contiguous run of OW·n values
+and a convolution's GEMM is as wide as a chunk (the layout nn.functional uses for small images).
+Fold adds each window back, so fold is exactly unfold's transpose: ⟨unfold(x), c⟩ = ⟨x, fold(c)⟩.
+Convolution and pooling are composites over this pair.
 
 Speed (measured on 2 cores, see parallel.py for the threads): unfold is one strided copy from an
 `as_strided` view of every window (1.2–2× faster than one copy per kernel offset on conv and
 pooling shapes); fold adds one strided slice per kernel offset, and assigns instead of adding when
-windows do not overlap (pooling with kernel = stride: 2.7× faster). Both split their batch over
-`parallel.run`.
+windows do not overlap (pooling with kernel = stride: 2.7× faster). Both split their leading axis
+over `parallel.run` (the channels when there is one chunk).
 """
 import itertools
 
@@ -39,19 +40,20 @@ def _window_slices(offsets, outs, strides, dilations):
     return tuple(slice(o * d, o * d + s * (n - 1) + 1, s) for o, n, s, d in zip(offsets, outs, strides, dilations))
 
 
-def _windows(x, kernel, outs, stride, dilation, batch_last):
-    """A read-only strided view of every window of x: (N, C, *K, *O), or (C, *K, *O, N) batch last."""
-    lead, spatial, trail = (1, x.ndim - 1, x.ndim) if batch_last else (2, x.ndim, x.ndim)
+def _windows(x, kernel, outs, stride, dilation):
+    """A read-only strided view of every window of x (N, C, *S[, n]): (N, C, *K, *O[, n])."""
+    end = 2 + len(kernel)
     s = x.strides
-    shape = x.shape[:lead] + kernel + outs + x.shape[spatial:]
-    strides = (s[:lead] + tuple(d * t for d, t in zip(dilation, s[lead:spatial]))
-               + tuple(st * t for st, t in zip(stride, s[lead:spatial])) + s[spatial:trail])
-    return as_strided(x, shape, strides, writeable=False)
+    strides = (s[:2] + tuple(d * t for d, t in zip(dilation, s[2:end]))
+               + tuple(st * t for st, t in zip(stride, s[2:end])) + s[end:])
+    return as_strided(x, x.shape[:2] + kernel + outs + x.shape[end:], strides, writeable=False)
 
 
-def _over_batch(fn, n, work):
-    """fn(part) for contiguous parts (slices) of the leading axis, split over `parallel`'s threads."""
-    parallel.run(lambda start, stop: fn(slice(start, stop)), n, work)
+def _over_parts(fn, shape, work):
+    """fn(index) on slices of the leading axis (of the second when the first has one entry), in parallel."""
+    axis = 0 if shape[0] > 1 else 1
+    lead = (slice(None),) * axis
+    parallel.run(lambda start, stop: fn(lead + (slice(start, stop),)), shape[axis], work)
 
 
 def _overlapping(kernel, stride, dilation):
@@ -67,15 +69,15 @@ class Unfold(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, dilation, batch_last=False):
-        spatial = x.shape[1:-1] if batch_last else x.shape[2:]
+        spatial = x.shape[2:2 + len(kernel)]
         outs = tuple(output_size(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation))
         ctx.spatial, ctx.kernel, ctx.stride, ctx.dilation = spatial, kernel, stride, dilation
         ctx.batch_last = batch_last
-        if batch_last:  # runs of OW·N values need the batch innermost in memory too
+        if batch_last:  # runs of OW·n values need the batch innermost in memory too
             x = np.ascontiguousarray(x)
-        view = _windows(x, kernel, outs, stride, dilation, batch_last)
+        view = _windows(x, kernel, outs, stride, dilation)
         cols = np.empty(view.shape, dtype=x.dtype)
-        _over_batch(lambda part: np.copyto(cols[part], view[part]), cols.shape[0], cols.size)
+        _over_parts(lambda part: np.copyto(cols[part], view[part]), cols.shape, cols.size)
         return cols
 
     @staticmethod
@@ -93,23 +95,22 @@ class Fold(Function):
     def forward(ctx, cols, spatial, kernel, stride, dilation, batch_last=False):
         ctx.kernel, ctx.stride, ctx.dilation, ctx.batch_last = kernel, stride, dilation, batch_last
         nk = len(kernel)
-        outs = cols.shape[1 + nk:1 + 2 * nk] if batch_last else cols.shape[2 + nk:]
-        shape = cols.shape[:1] + tuple(spatial) + cols.shape[-1:] if batch_last else cols.shape[:2] + tuple(spatial)
-        x = np.zeros(shape, dtype=cols.dtype)
+        outs = cols.shape[2 + nk:2 + 2 * nk]
+        x = np.zeros(cols.shape[:2] + tuple(spatial) + cols.shape[2 + 2 * nk:], dtype=cols.dtype)
         overlapping = _overlapping(kernel, stride, dilation)
-        lead, trail = ((slice(None),), (slice(None),)) if batch_last else ((slice(None),) * 2, ())
         offsets = list(itertools.product(*map(range, kernel)))
 
         def fold_part(part):
             xp, cp = x[part], cols[part]
             for o in offsets:
-                window, column = xp[lead + _window_slices(o, outs, stride, dilation) + trail], cp[lead + o]
+                every = (slice(None), slice(None))
+                window, column = xp[every + _window_slices(o, outs, stride, dilation)], cp[every + o]
                 if overlapping:
                     window += column
                 else:
                     np.copyto(window, column)
 
-        _over_batch(fold_part, x.shape[0], cols.size)
+        _over_parts(fold_part, x.shape, cols.size)
         return x
 
     @staticmethod
@@ -151,10 +152,10 @@ class UnfoldWide(Function):
         cols = np.empty((N, C) + kernel + (OH * W,), dtype=x.dtype)
 
         def unfold_part(part):
-            np.copyto(cols[part, ..., :L], view[part])
-            cols[part, ..., L:] = 0
+            np.copyto(cols[part + (Ellipsis, slice(None, L))], view[part])
+            cols[part + (Ellipsis, slice(L, None))] = 0
 
-        _over_batch(unfold_part, N, cols.size)
+        _over_parts(unfold_part, cols.shape, cols.size)
         return cols
 
     @staticmethod
@@ -183,7 +184,7 @@ class FoldWide(Function):
             for (i, j), start in starts:
                 xp[:, :, start:start + L] += cp[:, :, i, j, :L]
 
-        _over_batch(fold_part, N, cols.size)
+        _over_parts(fold_part, cols.shape, cols.size)
         return x.reshape(N, C, H, W)
 
     @staticmethod
@@ -222,37 +223,35 @@ def _check_fits(op, spatial, padding, kernel, dilation):
 
 
 def unfold(x, kernel_size, stride=1, padding=0, dilation=1, batch_last=False):
-    """im2col: (N, C, *S) → (N, C, *K, *O) windows, zero padding first; batch_last: (C, *S, N) → (C, *K, *O, N)."""
-    kernel, stride, padding, dilation = window_params(x.ndim, kernel_size, stride, padding, dilation, "unfold")
-    spatial = x.shape[1:-1] if batch_last else x.shape[2:]
-    _check_fits("unfold", spatial, padding, kernel, dilation)
+    """im2col: (N, C, *S) → (N, C, *K, *O) windows, zero padding first.
+
+    batch_last: x has an innermost batch axis, (N, C, *S, n) → (N, C, *K, *O, n)."""
+    kernel, stride, padding, dilation = window_params(x.ndim - batch_last, kernel_size, stride, padding, dilation,
+                                                      "unfold")
+    _check_fits("unfold", x.shape[2:2 + len(kernel)], padding, kernel, dilation)
     if any(padding):
-        lead = ((0, 0),) if batch_last else ((0, 0), (0, 0))
-        x = pad(x, lead + tuple((p, p) for p in padding) + (((0, 0),) if batch_last else ()))
+        x = pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding) + ((0, 0),) * batch_last)
     return Unfold.apply(x, kernel=kernel, stride=stride, dilation=dilation, batch_last=batch_last)
 
 
 def fold(cols, output_size, kernel_size, stride=1, padding=0, dilation=1, batch_last=False):
     """col2im: (N, C, *K, *O) → (N, C, *output_size), summing overlapping windows; adjoint of unfold.
 
-    batch_last: (C, *K, *O, N) → (C, *output_size, N)."""
+    batch_last: (N, C, *K, *O, n) → (N, C, *output_size, n)."""
     n = len(tuple(np.atleast_1d(output_size)))
     kernel, stride, padding, dilation = window_params(n + 2, kernel_size, stride, padding, dilation, "fold")
     size = _tuple(output_size, n, "output_size", "fold")
-    window_axes = cols.shape[1:1 + 2 * n] if batch_last else cols.shape[2:]
-    layout = "(C, *{kernel}, *out, N)" if batch_last else "(N, C, *{kernel}, *out)"
-    if cols.ndim != 2 + 2 * n or window_axes[:n] != kernel:
-        raise ValueError(f"fold: expected columns {layout.format(kernel=kernel)}, got shape {cols.shape}")
+    if cols.ndim != 2 + 2 * n + batch_last or cols.shape[2:2 + n] != kernel:
+        layout = f"(N, C, *{kernel}, *out{', n' if batch_last else ''})"
+        raise ValueError(f"fold: expected columns {layout}, got shape {cols.shape}")
     padded = tuple(s + 2 * p for s, p in zip(size, padding))
     outs = tuple(map(_positions, padded, kernel, stride, dilation))
-    if window_axes[n:] != outs:
+    if cols.shape[2 + n:2 + 2 * n] != outs:
         raise ValueError(f"fold: output_size {size} with kernel {kernel}, stride {stride}, padding {padding}, "
                          f"dilation {dilation} has {outs} window positions, got columns of shape {cols.shape}")
     x = Fold.apply(cols, spatial=padded, kernel=kernel, stride=stride, dilation=dilation, batch_last=batch_last)
     if any(padding):
-        every = slice(None)
-        inner = tuple(slice(p, p + s) for p, s in zip(padding, size))
-        x = getitem(x, ((every,) + inner + (every,)) if batch_last else (every, every) + inner)
+        x = getitem(x, (slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(padding, size)))
     return x
 
 

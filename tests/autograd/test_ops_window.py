@@ -121,3 +121,91 @@ def test_output_size_counts_window_positions():
 def test_window_errors_name_expected_and_received(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# -- the chunked layout: an innermost batch axis ----------------------------------------------------------------
+@pytest.mark.parametrize("chunks", [1, 2, 6])
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3), dict(kernel_size=(2, 3), stride=(2, 1), padding=1,
+                                                                dilation=(1, 2)), dict(kernel_size=2, stride=2)])
+def test_batch_last_is_the_same_windows_with_the_batch_moved_innermost(chunks, kwargs):
+    x = np.random.default_rng(0).standard_normal((6, 3, 6, 7))
+    n = 6 // chunks
+    inner = np.ascontiguousarray(x.reshape(chunks, n, 3, 6, 7).transpose(0, 2, 3, 4, 1))  # (B, C, H, W, n)
+    cols = ag.unfold(f64(inner, False), batch_last=True, **kwargs).data
+    expected = ag.unfold(f64(x, False), **kwargs).data
+    np.testing.assert_array_equal(np.moveaxis(cols, -1, 1).reshape(expected.shape), expected)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, padding=1), dict(kernel_size=(2, 3), stride=(2, 1),
+                                                                          dilation=(1, 2)), dict(kernel_size=2, stride=2)])
+def test_batch_last_unfold_and_fold_gradcheck_and_are_adjoint(kwargs):
+    rng = np.random.default_rng(1)
+    x = f64(rng.standard_normal((2, 2, 5, 6, 3)))
+    assert ag.gradcheck(lambda t: ag.unfold(t, batch_last=True, **kwargs), [x])
+    cols = ag.unfold(x, batch_last=True, **kwargs)
+    c = f64(rng.standard_normal(cols.shape))
+    assert ag.gradcheck(lambda t: ag.fold(t, (5, 6), batch_last=True, **kwargs), [c])
+    folded = ag.fold(c, (5, 6), batch_last=True, **kwargs).data
+    assert np.isclose(np.sum(cols.data * c.data), np.sum(x.data * folded), rtol=1e-12)
+
+
+def test_fold_of_non_overlapping_windows_assigns_and_leaves_the_rest_zero():
+    """kernel = stride (pooling): each input element is in at most one window; the uncovered border is 0."""
+    cols = f64(np.arange(1.0, 17.0).reshape(1, 1, 2, 2, 2, 2), False)
+    x = ag.fold(cols, (5, 5), 2, stride=2).data[0, 0]
+    assert x[4].tolist() == [0] * 5 and x[:, 4].tolist() == [0] * 5
+    np.testing.assert_array_equal(x[:4, :4], [[1, 5, 2, 6], [9, 13, 10, 14], [3, 7, 4, 8], [11, 15, 12, 16]])
+
+
+# -- the wide pair (stride 1) -------------------------------------------------------------------------------------
+WIDE = [((2, 3, 6, 7), (3, 3), (1, 1)), ((1, 2, 5, 4), (2, 3), (2, 1)), ((2, 1, 4, 4), (1, 1), (1, 1)),
+        ((1, 2, 7, 9), (3, 2), (1, 3)), ((3, 1, 3, 5), (3, 5), (1, 1))]
+
+
+@pytest.mark.parametrize("shape, kernel, dilation", WIDE)
+def test_unfold_wide_holds_every_window_over_the_full_width(shape, kernel, dilation):
+    """Column p·W + q is window (p, q) for q < OW; the wrapped columns are windows that run into the next row."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    cols = ag.unfold_wide(f64(x, False), kernel, dilation).data
+    expected = ag.unfold(f64(x, False), kernel, dilation=dilation).data  # (N, C, KH, KW, OH, OW)
+    OH, OW = expected.shape[-2:]
+    W = shape[3]
+    assert cols.shape == shape[:2] + kernel + (OH * W,)
+    np.testing.assert_array_equal(cols.reshape(cols.shape[:4] + (OH, W))[..., :OW], expected)
+    flat = x.reshape(shape[:2] + (-1,))
+    i, j, t = kernel[0] - 1, kernel[1] - 1, OH * W - 1 - dilation[1] * (kernel[1] - 1)  # the last in-image column
+    np.testing.assert_array_equal(cols[:, :, i, j, t], flat[:, :, t + i * dilation[0] * W + j * dilation[1]])
+    assert not cols[..., t + 1:].any()  # past the image's end: zeros
+
+
+@pytest.mark.parametrize("shape, kernel, dilation", WIDE)
+def test_wide_pair_gradchecks_and_is_adjoint(shape, kernel, dilation):
+    rng = np.random.default_rng(2)
+    x = f64(rng.standard_normal(shape))
+    assert ag.gradcheck(lambda t: ag.unfold_wide(t, kernel, dilation), [x])
+    cols = ag.unfold_wide(x, kernel, dilation)
+    c = f64(rng.standard_normal(cols.shape))
+    assert ag.gradcheck(lambda t: ag.fold_wide(t, shape[2:], kernel, dilation), [c])
+    assert np.isclose(np.sum(cols.data * c.data), np.sum(x.data * ag.fold_wide(c, shape[2:], kernel, dilation).data),
+                      rtol=1e-12)
+    assert ag.grad(cols, x, c, create_graph=True)[0].grad_fn.name == "fold_wide"
+
+
+def test_wide_pair_passes_the_dot_product_test_on_a_large_shape():
+    x = f64(np.random.default_rng(3).standard_normal((4, 8, 30, 33)))
+    ag.dot_product_check(lambda t: ag.unfold_wide(t, 3), [x])
+    c = f64(np.random.default_rng(4).standard_normal(ag.unfold_wide(x, (3, 2), (2, 1)).shape))
+    ag.dot_product_check(lambda t: ag.fold_wide(t, (30, 33), (3, 2), (2, 1)), [c])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ag.unfold_wide(ag.zeros(2, 3, 4), 2), r"unfold_wide: expected \(N, C, H, W\) input, got 3 dimensions"),
+    (lambda: ag.unfold_wide(ag.zeros(1, 1, 3, 3), 4), r"unfold_wide: kernel \(4, 4\) .* larger than the padded input"),
+    (lambda: ag.fold_wide(ag.zeros(1, 1, 2, 2, 5), (3, 3), 2),
+     r"fold_wide: expected columns \(N, C, \*\(2, 2\), 6\) for output_size \(3, 3\), got shape \(1, 1, 2, 2, 5\)"),
+    (lambda: ag.fold(ag.zeros(1, 1, 2, 2, 3, 3), (4, 4), 2, batch_last=True),
+     r"fold: expected columns \(N, C, \*\(2, 2\), \*out, n\)"),
+])
+def test_wide_and_batch_last_errors_name_expected_and_received(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -251,3 +251,71 @@ def test_locally_connected2d_errors():
         F.locally_connected2d(ag.zeros(1, 2, 8, 8), ag.zeros(6, 6, 4, 3, 3, 3))
     with raises(ValueError, "locally_connected2d: bias expects shape (4, 6, 6), got (4,)"):
         F.locally_connected2d(ag.zeros(1, 2, 8, 8), ag.zeros(6, 6, 4, 2, 3, 3), ag.zeros(4))
+
+
+# -- layouts: wide, chunks of n images (with zero images padding the last chunk), one image per chunk -------------
+LAYOUT_CASES = [  # x shape, w shape, kwargs
+    ((5, 3, 9, 8), (4, 3, 3, 3), dict(padding=1)),
+    ((7, 4, 8, 11), (6, 2, 3, 2), dict(padding=(2, 1), dilation=(2, 1), groups=2)),
+    ((3, 2, 10, 7), (5, 2, 4, 3), dict(stride=(2, 1), padding=1)),
+    ((6, 3, 7, 7), (2, 3, 1, 1), {}),
+    ((4, 6, 9, 10), (6, 1, 3, 3), dict(padding="same", groups=6)),
+]
+LAYOUTS = {  # module settings that force each layout
+    "wide": dict(WIDE_EXTRA=100.0),
+    "one_chunk": dict(WIDE_EXTRA=-1.0, CHUNK_BYTES=1 << 30),
+    "chunks_of_2": dict(WIDE_EXTRA=-1.0, CHUNK_BYTES=None),  # filled in per case: two images' columns
+    "per_image": dict(WIDE_EXTRA=-1.0, CHUNK_BYTES=1),
+}
+
+
+def image_bytes(xs, ws, kwargs):
+    """The float64 columns of one image for this conv."""
+    y = F.conv2d(ag.zeros(1, *xs[1:], dtype=np.float64), ag.zeros(*ws, dtype=np.float64), **kwargs)
+    return xs[1] * ws[2] * ws[3] * y.shape[2] * y.shape[3] * 8
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("xs, ws, kwargs", LAYOUT_CASES)
+def test_every_conv_layout_matches_torch(monkeypatch, layout, xs, ws, kwargs):
+    torch = pytest.importorskip("torch")
+    settings = dict(LAYOUTS[layout])
+    if settings.get("CHUNK_BYTES", 0) is None:
+        settings["CHUNK_BYTES"] = 2 * image_bytes(xs, ws, kwargs)  # batches of 3, 5, 7 leave a short last chunk
+    for name, value in settings.items():
+        monkeypatch.setattr(F, name, value)
+    against_torch(lambda x, w, b: F.conv2d(x, w, b, **kwargs),
+                  lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kwargs),
+                  arrays(xs, ws, (ws[0],)))
+
+
+@pytest.mark.parametrize("layout", ["wide", "chunks_of_2", "per_image"])
+def test_conv_layouts_gradcheck(monkeypatch, layout):
+    xs, ws, kwargs = (3, 2, 5, 6), (3, 2, 3, 2), dict(padding=1, dilation=(1, 2))
+    settings = dict(LAYOUTS[layout])
+    if settings.get("CHUNK_BYTES", 0) is None:
+        settings["CHUNK_BYTES"] = 2 * image_bytes(xs, ws, kwargs)
+    for name, value in settings.items():
+        monkeypatch.setattr(F, name, value)
+    x, w, b = leaf(*xs), leaf(*ws), leaf(ws[0])
+    assert ag.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kwargs), [x, w, b])
+
+
+@pytest.mark.parametrize("N, image_bytes, chunk", [(64, 1000, 64), (64, 100_000, 32), (256, 60_000, 64),
+                                                    (30, 1 << 30, 1), (7, 1_000_000, 4), (10, 1_000_000, 2)])
+def test_chunks_hold_a_few_megabytes_and_divide_the_batch_when_they_can(N, image_bytes, chunk):
+    """About CHUNK_BYTES (4 MB) of columns per chunk; a divisor of the batch at least half that size if any."""
+    assert F._chunk_size(N, image_bytes) == chunk
+
+
+def test_conv_layout_is_chosen_by_shape():
+    def layout(xs, K, k, **kwargs):
+        x, w = ag.zeros(*xs), ag.zeros(K, xs[1], k, k)
+        y = F.conv2d(x, w, **kwargs)
+        pads = ((kwargs.get("padding", 0),) * 2,) * 2
+        return F._conv_layout(x, w, pads, (k, k), (kwargs.get("stride", 1),) * 2, tuple(y.shape[2:])).__name__
+
+    assert layout((8, 64, 56, 56), 64, 3, padding=1) == "_conv_wide"  # 58 wide for 56 outputs
+    assert layout((64, 6, 12, 12), 16, 5) == "_conv_chunks"  # 12 wide for 8 outputs
+    assert layout((8, 64, 56, 56), 64, 3, padding=1, stride=2) == "_conv_chunks"
