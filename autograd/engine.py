@@ -135,20 +135,18 @@ def _vjp(node, upstream, create_graph):
             f"{node!r}: backward returned {len(result)} gradients, expected {len(node.inputs)} "
             "(one per input of forward; use None for inputs without a gradient)"
         )
-    grads = list(result)
+    grads = []
     raw_shapes = None
-    for index, g in enumerate(result):
-        if g is None:
-            continue
-        if node.inputs[index] is None:
-            grads[index] = None
-            continue
-        shape, dtype = node.in_meta[index]
-        if type(g) is not Tensor or g.data.shape != shape or g.data.dtype != dtype:
+    for index, (child, meta, g) in enumerate(zip(node.inputs, node.in_meta, result)):
+        if g is None or child is None:
+            grads.append(None)
+        elif type(g) is Tensor and g.data.shape == meta[0] and g.data.dtype == meta[1]:
+            grads.append(g)
+        else:
             if raw_shapes is None:
                 raw_shapes = [None] * len(result)
             raw_shapes[index] = np.shape(g.data if isinstance(g, Tensor) else g)
-            grads[index] = _fit(g, shape, dtype, node, index)
+            grads.append(_fit(g, meta[0], meta[1], node, index))
     return grads, raw_shapes or ()
 
 

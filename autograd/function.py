@@ -110,7 +110,8 @@ class Function(Node):
 
     def _unpack(self, item, version):
         if isinstance(item, Tensor):
-            if item._version != version:
+            counter = item._vc
+            if (counter.value if counter is not None else item._version if item._node is not None else 0) != version:
                 self._modified(item.shape, version, item._version)
             return item
         if isinstance(item, SavedOutput):
@@ -255,16 +256,9 @@ def _link(ctx, args, kwargs):
         constants = [(i, value)] if constants is None else constants + [(i, value)]
         inputs.append(None)
         slots.append(0)
-    shared = _SHARED.setdefault
     ctx.inputs = tuple(inputs)
-    key = tuple(slots)
-    ctx.input_slots = shared(key, key)
-    key = tuple(meta)
-    ctx.in_meta = shared(key, key)
-    key = tuple(versions)
-    ctx.in_versions = shared(key, key)
-    key = tuple([node is not None for node in inputs])
-    ctx.needs_input_grad = shared(key, key)
+    key = (tuple(slots), tuple(meta), tuple(versions), tuple([node is not None for node in inputs]))
+    ctx.input_slots, ctx.in_meta, ctx.in_versions, ctx.needs_input_grad = _SHARED.setdefault(key, key)
     if constants is not None:
         ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
     if kwargs:
