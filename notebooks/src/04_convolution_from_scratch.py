@@ -1,12 +1,16 @@
 # %% [markdown]
 # # 04 · Convolution from scratch
 #
-# A convolutional layer slides a small kernel over its input. This notebook computes every case by hand
-# with explicit loops and compares with `nn.functional` (`F.conv1d`, `F.conv2d`, `F.max_pool2d`, …),
-# then derives the backward pass of a convolution and of pooling and checks it against autograd.
+# A convolutional layer slides a small kernel over its input. This notebook reproduces the worked examples of
+# the CNN lectures (seed notes `001` Lecture 4, `002` Padova, `000` Cornell) with their numbers, computes each
+# one by hand or with explicit loops, and compares with chainrule's `nn.functional` (`F.conv1d`, `F.conv2d`,
+# `F.max_pool2d`, …). Then it derives the backward pass of a convolutional layer the way `002` does and checks
+# every formula against autograd, and ends with pooling gradients and the weight-decay step. Where a slide's
+# number is wrong, the cell shows the right one and says so.
 #
-# Contents: a 1-D box filter · Sobel edges, convolution vs cross-correlation · channels, stride and
-# padding · the output-size formula · conv backward · pooling backward.
+# Contents: the 1-D box filter · the 2-D box-filter table · Sobel, convolution vs cross-correlation · the
+# 5×5×3 example with stride 2, padding 1 and two filters · output sizes · conv-layer backprop (∂E/∂w, δ
+# through the rotated kernel, the bias) · max-pool routing · weight decay.
 
 # %%
 import numpy as np
@@ -14,322 +18,474 @@ import matplotlib.pyplot as plt
 
 import autograd as ag
 import nn.functional as F
+import optim
+from autograd import viz
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (6, 3)})
 np.set_printoptions(precision=3, suppress=True, linewidth=110)
 rng = np.random.default_rng(0)
 
 
-def T(a, grad=False):
-    """A float64 chainrule tensor (exact comparisons with the loops below)."""
-    return ag.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+def T(a, name=None, grad=False):
+    """A float64 chainrule tensor (exact comparisons with the loops below), named for pictures."""
+    return ag.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad, name=name)
 
-# %% [markdown]
-# ## 1. A 1-D box filter
-#
-# Sliding a kernel $k$ of length $K$ over a signal $x$ (no padding, "valid"):
-#
-# $$y_i = \sum_{j=0}^{K-1} k_j\, x_{i+j}, \qquad i = 0, \dots, L - K.$$
-#
-# With the box kernel $k = (\tfrac13, \tfrac13, \tfrac13)$ each output is the average of three
-# neighbours: edges get ramps, an isolated spike gets spread out.
 
-# %%
-signal = np.array([0, 0, 0, 3, 3, 3, 3, 3, 0, 0, 0, 0, 6, 0, 0, 0], dtype=np.float64)
-box = np.ones(3) / 3
-
-by_hand = np.array([sum(box[j] * signal[i + j] for j in range(3)) for i in range(len(signal) - 2)])
-by_F = F.conv1d(T(signal).reshape(1, 1, -1), T(box).reshape(1, 1, -1)).numpy().ravel()  # (N, C, L) layout
-print("by hand   :", by_hand)
-print("F.conv1d  :", by_F)
-assert np.allclose(by_hand, by_F)
-
-fig, ax = plt.subplots(figsize=(6, 2.4))
-ax.step(np.arange(len(signal)), signal, where="mid", label="signal x")
-ax.step(np.arange(1, len(signal) - 1), by_F, where="mid", label="box-filtered (centred)")
-ax.legend(fontsize=8)
-ax.set_xlabel("position")
-plt.show()
-
-# %% [markdown]
-# ## 2. Sobel edges: convolution vs cross-correlation
-#
-# The Sobel kernel $S_x$ estimates the horizontal derivative (right minus left, smoothed vertically).
-# Two operations slide it over an image:
-#
-# * **cross-correlation** (what deep-learning libraries call "convolution", `F.conv2d` included):
-#   $\;(x \star k)_{ij} = \sum_{a,b} x_{i+a,\,j+b}\; k_{ab}$
-# * **true convolution** (signal processing, flips the kernel):
-#   $\;(x * k)_{ij} = \sum_{a,b} x_{i-a,\,j-b}\; k_{ab}$, which on the valid region is
-#   cross-correlation with the kernel rotated by 180°: $x * k = x \star \mathrm{rot}_{180}(k)$.
-#
-# For a symmetric kernel (the box filter) they agree. $S_x$ is antisymmetric,
-# $\mathrm{rot}_{180}(S_x) = -S_x$, so the two differ by a sign.
-
-# %%
-def cross_correlate2d(x, k):
-    """Valid 2-D cross-correlation, by loops."""
-    H, W = x.shape
+def correlate2d(x, k):
+    """Valid 2-D cross-correlation by loops: out[i, j] = Σ_mn x[i + m, j + n]·k[m, n]."""
     KH, KW = k.shape
-    out = np.zeros((H - KH + 1, W - KW + 1))
+    out = np.zeros((x.shape[0] - KH + 1, x.shape[1] - KW + 1))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             out[i, j] = np.sum(x[i:i + KH, j:j + KW] * k)
     return out
 
+# %% [markdown]
+# ## 1. The 1-D box filter
+#
+# Lecture 4 (`001`) filters the signal $f = (10, 50, 60, 10, 20, 40, 30)$ with the box kernel
+# $g = (\tfrac13, \tfrac13, \tfrac13)$: each output is the average of a sample and its two neighbours, with a
+# zero beyond each end (zero padding 1, so $h$ has 7 entries like $f$):
+# $h(i) = \tfrac13\big(f(i-1) + f(i) + f(i+1)\big)$.
 
-def convolve2d(x, k):
-    """Valid 2-D true convolution, by loops: out[i, j] = Σ_ab x[i + KH−1 − a, j + KW−1 − b]·k[a, b]."""
-    H, W = x.shape
-    KH, KW = k.shape
-    out = np.zeros((H - KH + 1, W - KW + 1))
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = sum(x[i + KH - 1 - a, j + KW - 1 - b] * k[a, b] for a in range(KH) for b in range(KW))
-    return out
+# %%
+f = np.array([10, 50, 60, 10, 20, 40, 30], dtype=np.float64)
+g = np.ones(3) / 3
+padded = np.pad(f, 1)
+by_hand = np.array([padded[i:i + 3] @ g for i in range(len(f))])
+by_F = F.conv1d(T(f).reshape(1, 1, -1), T(g).reshape(1, 1, -1), padding=1).numpy().ravel()   # (N, C, L) layout
+slide = np.array([20, 40, 40, 30, 20, 30, 23.333])
+print("by hand :", by_hand)
+print("F.conv1d:", by_F)
+print("slide   :", slide)
+assert np.allclose(by_hand, by_F)
+assert np.allclose(by_F[4], (10 + 20 + 40) / 3)
+assert np.allclose(np.delete(by_F, 4), np.delete(slide, 4), atol=1e-3) and not np.isclose(by_F[4], slide[4])
 
+# %% [markdown]
+# **The slide has one wrong entry:** $h(4) = (10 + 20 + 40)/3 = 23.33$, not 20; the other six agree.
+#
+# ## 2. The 2-D box-filter table
+#
+# The same lecture filters a 10×10 image (a 90-valued block with one dark pixel inside and a stray bright
+# pixel below) with the 3×3 box $\tfrac19\mathbf 1$, using
+# $h[m, n] = \sum_{k,l} g[k, l]\, f[m + k, n + l]$ over the positions where the kernel fits (an 8×8 result).
+# That formula slides the kernel without flipping it, a cross-correlation; for the symmetric box it makes no
+# difference. Every entry of the slide's table is right:
 
-sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
-sobel_y = sobel_x.T
+# %%
+image = np.zeros((10, 10))
+image[2:7, 3:8] = 90
+image[5, 4] = 0           # the dark pixel inside the block
+image[8, 2] = 90          # the stray bright pixel
+box = np.ones((3, 3)) / 9
+h = F.conv2d(T(image)[None, None], T(box)[None, None]).numpy()[0, 0]
+table = np.array([[0, 10, 20, 30, 30, 30, 20, 10],
+                  [0, 20, 40, 60, 60, 60, 40, 20],
+                  [0, 30, 60, 90, 90, 90, 60, 30],
+                  [0, 30, 50, 80, 80, 90, 60, 30],
+                  [0, 30, 50, 80, 80, 90, 60, 30],
+                  [0, 20, 30, 50, 50, 60, 40, 20],
+                  [10, 20, 30, 30, 30, 30, 20, 10],
+                  [10, 10, 10, 0, 0, 0, 0, 0]])
+assert np.allclose(h, correlate2d(image, box)) and np.allclose(h, table)
+
+fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4))
+for ax, (data, title) in zip(axes, [(image, "f (10×10)"), (h, "h = box-filtered f (8×8)")]):
+    ax.imshow(data, cmap="gray", vmin=0, vmax=90)
+    for (r, c), value in np.ndenumerate(data):
+        ax.text(c, r, f"{value:.0f}", ha="center", va="center", fontsize=6,
+                color="k" if value > 45 else "w")
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# ## 3. Sobel: true convolution vs cross-correlation
+#
+# The Padova notes (`002`) convolve the 3×3 image $I = \begin{pmatrix}1&2&3\\4&5&6\\7&8&9\end{pmatrix}$ with the
+# Sobel kernel $K$ (rows and columns indexed $-1, 0, 1$), treating $I$ as zero outside:
+#
+# $$S(m, n) = (I * K)(m, n) = \sum_{i,j} I(i, j)\, K(m - i,\, n - j),\qquad
+# K = \begin{pmatrix}-1&-2&-1\\0&0&0\\1&2&1\end{pmatrix}.$$
+#
+# The index $m - i$ runs backwards: true convolution equals cross-correlation with the kernel rotated by 180°,
+# $I * K = I \star \mathrm{rot}_{180}(K)$. Deep-learning libraries, `F.conv2d` included, compute the
+# cross-correlation $I \star K$ and still call it convolution. This $K$ is antisymmetric,
+# $\mathrm{rot}_{180}(K) = -K$, so the two differ by a sign here.
+
+# %%
+I = np.arange(1, 10, dtype=np.float64).reshape(3, 3)
+K = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=np.float64)
+kernel = lambda a, b: K[a + 1, b + 1] if -1 <= a <= 1 and -1 <= b <= 1 else 0.0   # K(a, b), zero outside
+
+S = np.array([[sum(I[i, j] * kernel(m - i, n - j) for i in range(3) for j in range(3))
+               for n in range(3)] for m in range(3)])
+slide = np.array([[-13, -20, -17], [-18, -24, -18], [13, 20, 17]])
+print("S = I * K, by the definition:\n", S)
+
+rotated = np.rot90(K, 2)
+corr = F.conv2d(T(I)[None, None], T(K)[None, None], padding=1).numpy()[0, 0]          # what F.conv2d computes
+conv = F.conv2d(T(I)[None, None], T(rotated)[None, None], padding=1).numpy()[0, 0]    # true convolution
+print("F.conv2d(I, K) (cross-correlation):\n", corr)
+assert np.array_equal(S, slide) and np.array_equal(conv, S) and np.array_equal(corr, -S)
+assert S[0, 0] == (-2) * 4 + (-1) * 5      # rot180(K) placed on I(0, 0): only I(1, 0) = 4 and I(1, 1) = 5 meet it
+
+# %% [markdown]
+# The slide's output table is right. On a real picture (a bright disk) both operations find the same edges
+# with opposite signs; this $K$ responds to changes from top to bottom.
+
+# %%
 yy, xx = np.mgrid[:20, :20]
-image = ((xx - 9.5) ** 2 + (yy - 9.5) ** 2 < 36).astype(np.float64)  # a bright disk
+disk = ((xx - 9.5) ** 2 + (yy - 9.5) ** 2 < 36).astype(np.float64)
+edges_corr = F.conv2d(T(disk)[None, None], T(K)[None, None]).numpy()[0, 0]
+edges_conv = F.conv2d(T(disk)[None, None], T(rotated)[None, None]).numpy()[0, 0]
+assert np.allclose(edges_corr, correlate2d(disk, K)) and np.allclose(edges_conv, -edges_corr)
 
-
-def conv(x, k):
-    """F.conv2d on one single-channel image."""
-    return F.conv2d(T(x)[None, None], T(k)[None, None]).numpy()[0, 0]
-
-
-gx = conv(image, sobel_x)
-gy = conv(image, sobel_y)
-assert np.allclose(gx, cross_correlate2d(image, sobel_x))                 # F.conv2d is cross-correlation
-assert np.allclose(convolve2d(image, sobel_x), conv(image, np.rot90(sobel_x, 2)))  # convolution = flipped kernel
-assert np.allclose(convolve2d(image, sobel_x), -gx)                       # for Sobel: a sign flip
-
-fig, axes = plt.subplots(1, 4, figsize=(9, 2.5))
-panels = [(image, "image"), (gx, "cross-corr. with $S_x$\n(F.conv2d)"), (convolve2d(image, sobel_x),
-          "true convolution with $S_x$"), (np.hypot(gx, gy), "edge strength $\\sqrt{g_x^2+g_y^2}$")]
-for ax, (data, title), cmap in zip(axes, panels, ["gray", "RdBu_r", "RdBu_r", "magma"]):
-    limit = np.abs(data).max() if cmap == "RdBu_r" else None  # diverging maps centred on 0: red > 0 > blue
-    ax.imshow(data, cmap=cmap, vmin=-limit if limit else None, vmax=limit)
+fig, axes = plt.subplots(1, 3, figsize=(7, 2.5))
+for ax, (data, title) in zip(axes, [(disk, "image"), (edges_corr, "cross-correlation $I \\star K$\n(F.conv2d)"),
+                                    (edges_conv, "true convolution $I * K$")]):
+    limit = np.abs(data).max()
+    ax.imshow(data, cmap="gray" if data is disk else "RdBu_r", vmin=-limit if data is not disk else 0, vmax=limit)
     ax.set_title(title, fontsize=8)
     ax.axis("off")
 plt.show()
 
 # %% [markdown]
-# ## 3. Several channels, stride 2, padding 1 — by hand and by `F.conv2d`
+# ## 4. The 5×5×3 example: stride 2, padding 1, two filters
 #
-# A layer with $C$ input channels and $K$ filters has weights $w$ of shape $(K, C, K_H, K_W)$; every
-# filter sees all input channels and sums over them:
+# `002` works through a layer with a 5×5 input of 3 channels, two 3×3×3 filters $W_0, W_1$ with biases
+# $b_0 = 1$, $b_1 = 0$, zero padding $P = 1$ and stride $S = 2$, and prints both 3×3 output maps. Each output
+# number is a sum over all three channels of a window of the padded input, plus the filter's bias:
 #
-# $$y_{k,i,j} = b_k + \sum_{c}\sum_{a,b} w_{k,c,a,b}\; \tilde x_{c,\; iS + a,\; jS + b},$$
+# $$o_k[i, j] = b_k + \sum_{c}\sum_{m,n} W_k[c, m, n]\; \tilde x[c,\; iS + m,\; jS + n].$$
 #
-# where $\tilde x$ is $x$ padded with $P$ zeros on each side and $S$ is the stride. Small integers make
-# every number checkable by eye.
+# **Layout.** The slides store arrays channel-last, `x[:, :, c]` of shape $(H, W, C)$. chainrule uses PyTorch's
+# $(N, C, H, W)$ for inputs and $(K, C, K_H, K_W)$ for filters, so the slide's channels become the second axis.
 
 # %%
-x_int = rng.integers(-2, 3, size=(1, 2, 5, 5)).astype(np.float64)   # N=1, C=2, 5×5
-w_int = rng.integers(-1, 2, size=(3, 2, 3, 3)).astype(np.float64)   # K=3 filters, 3×3
-b_int = np.array([1.0, 0.0, -1.0])
-S, P = 2, 1
+x_hwc = np.stack([[[2, 0, 0, 0, 0], [2, 2, 2, 1, 0], [2, 1, 1, 2, 2], [1, 1, 1, 2, 2], [0, 0, 1, 0, 0]],   # x[:, :, 0]
+                  [[1, 1, 1, 2, 1], [1, 2, 1, 0, 0], [1, 2, 0, 2, 1], [2, 0, 1, 1, 1], [1, 1, 1, 2, 2]],   # x[:, :, 1]
+                  [[0, 0, 0, 2, 0], [2, 1, 1, 1, 2], [1, 1, 2, 0, 2], [1, 2, 1, 2, 0], [0, 0, 0, 2, 1]]],  # x[:, :, 2]
+                 axis=-1).astype(np.float64)                                                               # (5, 5, 3)
+w0_hwc = np.stack([[[1, -1, 0], [1, 1, 1], [0, 1, 1]],
+                   [[1, 1, 0], [-1, -1, 1], [1, -1, -1]],
+                   [[1, -1, 1], [-1, 0, 1], [1, 1, 1]]], axis=-1)
+w1_hwc = np.stack([[[-1, 1, 0], [1, -1, -1], [0, 1, 1]],
+                   [[0, -1, -1], [0, -1, 0], [0, 1, 1]],
+                   [[0, -1, -1], [0, 0, 0], [-1, 1, 0]]], axis=-1)
 
+X = T(x_hwc.transpose(2, 0, 1)[None], "x")                                      # (N, C, H, W) = (1, 3, 5, 5)
+Wk = T(np.stack([w0_hwc, w1_hwc]).transpose(0, 3, 1, 2), "W")                  # (K, C, KH, KW) = (2, 3, 3, 3)
+bk = T([1.0, 0.0], "b")
+out = F.conv2d(X, Wk, bk, stride=2, padding=1)
+out.name = "o"
 
-def conv2d_loops(x, w, b, stride, padding):
-    N, C, H, W = x.shape
-    K, _, KH, KW = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    OH = (H + 2 * padding - KH) // stride + 1
-    OW = (W + 2 * padding - KW) // stride + 1
-    y = np.zeros((N, K, OH, OW))
-    for n in range(N):
-        for k in range(K):
-            for i in range(OH):
-                for j in range(OW):
-                    window = xp[n, :, i * stride:i * stride + KH, j * stride:j * stride + KW]  # (C, KH, KW)
-                    y[n, k, i, j] = b[k] + np.sum(window * w[k])
-    return y
-
-
-y_loops = conv2d_loops(x_int, w_int, b_int, S, P)
-y_F = F.conv2d(T(x_int), T(w_int), T(b_int), stride=S, padding=P).numpy()
-print("input channel 0:\n", x_int[0, 0], "\ninput channel 1:\n", x_int[0, 1])
-print("output (3 filters, each 3×3):\n", y_F[0])
-assert np.array_equal(y_loops, y_F)
+slide_o0 = np.array([[7, 10, -1], [7, 14, 6], [3, 8, -1]])
+slide_o1 = np.array([[6, 3, 0], [-3, -1, -3], [-5, -7, -3]])
+print("o[:, :, 0] → out[0, 0]:\n", out.numpy()[0, 0], "\no[:, :, 1] → out[0, 1]:\n", out.numpy()[0, 1])
+assert out.shape == (1, 2, 3, 3)
+assert np.array_equal(out.numpy()[0, 0], slide_o0) and np.array_equal(out.numpy()[0, 1], slide_o1)
 
 # %% [markdown]
-# One output number in detail: filter 0 at output position (1, 1) reads the padded window starting at
-# row $1\cdot S = 2$, column 2, in both channels:
+# Both output maps match the slides. The first number in detail: output position (0, 0) of filter $W_0$ reads
+# the top-left 3×3 window of the padded input in every channel.
 
 # %%
-xp = np.pad(x_int[0], ((0, 0), (P, P), (P, P)))
-window = xp[:, 2:5, 2:5]
-print("window (2 channels):\n", window)
-print("filter 0:\n", w_int[0])
-terms = window * w_int[0]
-print(f"y[0, 1, 1] = b0 + Σ(channel 0) + Σ(channel 1) = {b_int[0]:g} + ({terms[0].sum():g}) + ({terms[1].sum():g})"
-      f" = {b_int[0] + terms.sum():g}")
-assert b_int[0] + terms.sum() == y_F[0, 0, 1, 1]
+x_padded = np.pad(X.numpy()[0], ((0, 0), (1, 1), (1, 1)))
+per_channel = [float(np.sum(x_padded[c, 0:3, 0:3] * Wk.numpy()[0, c])) for c in range(3)]
+print(f"o0[0, 0] = {per_channel[0]:g} + ({per_channel[1]:g}) + {per_channel[2]:g} + b0 = {sum(per_channel) + 1:g}")
+assert per_channel == [6.0, -3.0, 3.0] and sum(per_channel) + 1 == slide_o0[0, 0]
 
 # %% [markdown]
-# ## 4. The output size
+# ## 5. How big is the output?
 #
-# Along each spatial axis, a window of size $K$ fits into the padded length $W + 2P$ at the positions
-# $0, S, 2S, \dots$ as long as it does not run past the end:
+# Along each axis a window of size $F$ fits into the padded length $N + 2P$ at positions $0, S, 2S, \dots$ as
+# long as it does not run past the end:
 #
-# $$W_\text{out} = \left\lfloor \frac{W + 2P - K}{S} \right\rfloor + 1 .$$
+# $$O = \left\lfloor \frac{N + 2P - F}{S} \right\rfloor + 1 .$$
 #
-# (Stride 1 with $P = (K-1)/2$ keeps the size: "same" padding.) Check the formula against `F.conv2d`
-# for every small combination:
+# (The 5×5×3 example: $\lfloor(5 + 2 - 3)/2\rfloor + 1 = 3$.) `002` also tries a 7×7 input with a 3×3 filter and
+# stride 3, gets $(7 - 3)/3 + 1 = 2.33$, and says the filter **cannot be applied**. **Libraries do not refuse:
+# they take the floor, giving a 2×2 output**, and the last row and column of the input are never read (their
+# gradient is zero).
 
 # %%
+x7 = T(rng.standard_normal((1, 1, 7, 7)), "x", grad=True)
+y7 = F.conv2d(x7, T(np.ones((1, 1, 3, 3))), stride=3)
+y7.sum().backward()
+print("7×7, 3×3, stride 3 →", y7.shape[2:], "; input columns ever read:", np.flatnonzero(x7.grad.numpy()[0, 0, 0]))
+assert y7.shape[2:] == (2, 2)
+assert np.all(x7.grad.numpy()[0, 0, 6, :] == 0) and np.all(x7.grad.numpy()[0, 0, :, 6] == 0)
+
 checked = 0
-for W in range(4, 11):
-    for K in range(1, 6):
+for N_ in range(4, 11):
+    for F_ in range(1, 6):
         for S_ in range(1, 4):
             for P_ in range(0, 3):
-                if K > W + 2 * P_:
+                if F_ > N_ + 2 * P_:
                     continue
-                out = F.conv2d(ag.zeros(1, 1, W, W), ag.zeros(1, 1, K, K), stride=S_, padding=P_)
-                assert out.shape[2:] == ((W + 2 * P_ - K) // S_ + 1,) * 2, (W, K, S_, P_)
+                o = F.conv2d(ag.zeros(1, 1, N_, N_), ag.zeros(1, 1, F_, F_), stride=S_, padding=P_)
+                assert o.shape[2:] == ((N_ + 2 * P_ - F_) // S_ + 1,) * 2, (N_, F_, S_, P_)
                 checked += 1
-print(f"formula matches F.conv2d in all {checked} cases")
+print(f"the formula matches F.conv2d in all {checked} cases")
 
 # %% [markdown]
-# ## 5. The backward pass of a convolution
+# ## 6. Backprop through a convolutional layer
 #
-# Take one channel, stride 1, no padding: $y = x \star w$, and let $G = \partial L/\partial y$ arrive
-# from above. Every weight $w_{ab}$ touches every output, $\partial y_{ij}/\partial w_{ab} = x_{i+a,j+b}$,
-# and every input pixel $x_{pq}$ touches the outputs whose window covers it,
-# $\partial y_{ij}/\partial x_{pq} = w_{p-i,\,q-j}$. Summing over the outputs:
+# `002` derives the layer's gradients with this notation: layer $\ell$ reads the previous layer's output
+# $y^{\ell-1}$ ($H \times W$), computes the activation $a^\ell$ as a cross-correlation with the $k_1\times k_2$
+# kernel $w^\ell$ plus a bias, and applies $f$ (ReLU here):
 #
-# $$\frac{\partial L}{\partial w_{ab}} = \sum_{ij} G_{ij}\, x_{i+a,\,j+b} = (x \star G)_{ab}
-# \qquad\text{a cross-correlation of the input with the upstream gradient,}$$
+# $$a^\ell_{i,j} = \sum_{m,n} w^\ell_{m,n}\, y^{\ell-1}_{i+m,\,j+n} + b^\ell, \qquad y^\ell_{i,j} = f(a^\ell_{i,j}),
+# \qquad \delta^\ell_{i,j} = \frac{\partial E}{\partial a^\ell_{i,j}} .$$
 #
-# $$\frac{\partial L}{\partial x_{pq}} = \sum_{ij} G_{ij}\, w_{p-i,\,q-j} = (G * w)_{pq}
-# = \big(\mathrm{pad}_{K-1}(G) \star \mathrm{rot}_{180}(w)\big)_{pq}
-# \qquad\text{a full convolution with the rotated kernel.}$$
+# The three results, each from one application of the chain rule:
 #
-# We use $L = \sum_{ij} G_{ij}\,y_{ij}$ so that the upstream gradient is exactly $G$.
+# * **weights:** $\displaystyle \frac{\partial E}{\partial w^\ell_{m,n}} = \sum_{i,j} \delta^\ell_{i,j}\, y^{\ell-1}_{i+m,\,j+n}$,
+#   the input cross-correlated with the deltas;
+# * **deltas:** $\delta^\ell = f'(a^\ell) \odot \big(\delta^{\ell+1} \star \mathrm{rot}_{180}(w^{\ell+1})\big)$, where
+#   $\delta^{\ell+1}$ must first be **zero-padded by $k - 1$ on every side** (a *full* convolution). The slide writes
+#   the step without the padding; without it the result is too small (checked below);
+# * **bias:** $\displaystyle \frac{\partial E}{\partial b^\ell} = \sum_{i,j} \delta^\ell_{i,j}$.
+#
+# Two layers with $\ell = 1$ make all three visible: $y^0$ is a 4×4 input, $w^1, w^2$ are 2×2 kernels, and
+# $E = \tfrac12\sum (a^2 - t)^2$. Names follow the slide (`y0`, `w1`, `a1`, …). The picture draws each convolution
+# as one box with its rule (`collapse=["conv2d"]`, inside the scope of its layer) and, like the layer-level
+# derivation, comes before `E.backward()`.
 
 # %%
-x1 = T(rng.standard_normal((1, 1, 6, 6)), grad=True)
-w1 = T(rng.standard_normal((1, 1, 3, 3)), grad=True)
-y1 = F.conv2d(x1, w1)                                # (1, 1, 4, 4)
-G1 = rng.standard_normal(y1.shape)
-(y1 * T(G1)).sum().backward()
+y0 = T([[[[1, 2, 0, 1], [0, 1, 3, 1], [2, 1, 0, 2], [1, 0, 1, 1]]]], "y0", grad=True)
+w1 = T([[[[1, -1], [2, 0]]]], "w1", grad=True)
+b1 = T([0.5], "b1", grad=True)
+w2 = T([[[[1, 0], [-1, 1]]]], "w2", grad=True)
+b2 = T([-1.0], "b2", grad=True)
+t = T(np.zeros((1, 1, 2, 2)), "t")
 
-xa, wa, Ga = x1.numpy()[0, 0], w1.numpy()[0, 0], G1[0, 0]
-dw_formula = cross_correlate2d(xa, Ga)                          # x ⋆ G: (6−4+1) = 3×3
-dx_formula = cross_correlate2d(np.pad(Ga, 2), np.rot90(wa, 2))  # pad G by K−1 = 2, rotate w by 180°
-print("∂L/∂w autograd:\n", w1.grad.numpy()[0, 0], "\n∂L/∂w = x ⋆ G:\n", dw_formula)
-assert np.allclose(w1.grad.numpy()[0, 0], dw_formula)
-assert np.allclose(x1.grad.numpy()[0, 0], dx_formula)
-assert np.allclose(dx_formula, convolve2d(np.pad(Ga, 2), wa))   # i.e. the full true convolution G * w
+with ag.scope("layer 1"):         # each layer in its own scope: one cluster per layer in the picture
+    a1 = F.conv2d(y0, w1, b1)
+a1.name = "a1"
+y1 = F.relu(a1)
+y1.name = "y1"
+with ag.scope("layer 2"):
+    a2 = F.conv2d(y1, w2, b2)
+a2.name = "a2"
+E = 0.5 * ((a2 - t) ** 2).sum()
+E.name = "E"
+for node in (a1, a2):
+    node.retain_grad()       # keep δ¹ = ∂E/∂a1 and δ² = ∂E/∂a2 for the checks below
+
+viz.draw(E, collapse=["conv2d"], rankdir="LR")
+
+# %%
+d_w1 = ag.explain(E, w1, level="layer")
+d_w1_01 = ag.explain(E, w1, index=(0, 0, 0, 1), level="layer")     # one element, used further down
+assert all(error < 1e-12 for _, _, error in d_w1.checks)
+d_w1
 
 # %% [markdown]
-# **With channels, stride and padding** (the layer from section 3): the gradient with respect to the
-# input is a full convolution of the upstream gradient *dilated by the stride* (S − 1 zeros between its
-# entries) with the rotated kernels, channels swapped ($w^\top$: $(C, K, K_H, K_W)$); the weight gradient
-# is a cross-correlation of the padded input with that dilated gradient, summed over the batch; the bias
-# gradient sums $G$ over batch and positions.
+# Now the engine's backward, and the three formulas by hand (loops, no `F.conv2d`):
+
+# %%
+E.backward()
+A1, W2 = a1.detach().numpy()[0, 0], w2.detach().numpy()[0, 0]
+delta2 = (a2.detach() - t).numpy()[0, 0]                                   # ∂E/∂a² for E = ½Σ(a² − t)²
+delta1 = np.where(A1 > 0, correlate2d(np.pad(delta2, 1), np.rot90(W2, 2)), 0.0)   # f'(a¹) ⊙ (pad(δ²) ⋆ rot180 w²)
+dE_dw1 = correlate2d(y0.numpy()[0, 0], delta1)                             # y⁰ cross-correlated with δ¹
+dE_db1 = delta1.sum()
+print("δ² =\n", delta2, "\nδ¹ =\n", delta1, "\n∂E/∂w1 =\n", dE_dw1, f"\n∂E/∂b1 = {dE_db1:g}")
+assert np.allclose(a2.grad.numpy()[0, 0], delta2) and np.allclose(a1.grad.numpy()[0, 0], delta1)
+assert np.allclose(w1.grad.numpy()[0, 0], dE_dw1) and np.allclose(d_w1.gradient[0, 0], dE_dw1)
+assert np.isclose(b1.grad.item(), dE_db1)
+assert np.allclose(w2.grad.numpy()[0, 0], correlate2d(y1.detach().numpy()[0, 0], delta2))   # the same rule one layer up
+
+without_padding = correlate2d(delta2, np.rot90(W2, 2))
+print(f"without the full padding, δ² ⋆ rot180(w²) has shape {without_padding.shape}, but a¹ is {A1.shape}")
+assert without_padding.shape == (1, 1) != A1.shape
+
+# %% [markdown]
+# One weight, written out: $\partial E/\partial w^1_{0,1} = \sum_{i,j}\delta^1_{i,j}\,y^0_{i,\,j+1}$, the deltas
+# times the input patch whose top-left corner is $(0, 1)$. The derivation with `index=(0, 0, 0, 1)`, made
+# before the backward above, ends with that one element:
+
+# %%
+print("\n".join(d_w1_01.text.splitlines()[-4:]))
+patch = y0.numpy()[0, 0, 0:3, 1:4]
+print(f"Σ δ¹ ⊙ y0[0:3, 1:4] = {np.sum(delta1 * patch):g};  explain: {d_w1_01.gradient.item():g}")
+assert np.isclose(d_w1_01.gradient.item(), np.sum(delta1 * patch))
+
+# %% [markdown]
+# **With channels, stride and padding** (the layer of section 4): the same rules hold per channel pair, with the
+# upstream gradient spread out by the stride ($S - 1$ zeros between its entries) before the full convolution,
+# and the filters' input and output channels swapped ($w^\top$: $(C, K, K_H, K_W)$):
 #
-# $$\frac{\partial L}{\partial x} = \mathrm{pad}_{K-1-P}(G_{\uparrow S}) \star \mathrm{rot}_{180}(w^\top),
+# $$\frac{\partial L}{\partial x} = \mathrm{pad}_{F-1-P}(G_{\uparrow S}) \star \mathrm{rot}_{180}(w^\top),
 # \qquad \frac{\partial L}{\partial w_{k,c}} = \sum_n \tilde x_{n,c} \star (G_{\uparrow S})_{n,k},
 # \qquad \frac{\partial L}{\partial b_k} = \sum_{n,i,j} G_{n,k,i,j}.$$
 #
-# Both are themselves convolutions, so `F.conv2d` computes them; autograd must agree. (Here
-# $(W + 2P - K)/S = 2$ is whole; otherwise the last rows and columns of $x$ that no window reaches get a
-# zero gradient, and $\partial L/\partial x$ needs that many extra zeros at the bottom and right.)
+# Both are convolutions again, so `F.conv2d` computes them; autograd must agree. The input gradient is also
+# `F.conv_transpose2d(G, w)`: the transposed convolution (used for upsampling, e.g. in a U-Net) *is* the
+# backward pass of a convolution with respect to its input.
 
 # %%
-x2 = T(rng.standard_normal((2, 2, 5, 5)), grad=True)
-w2 = T(rng.standard_normal((3, 2, 3, 3)), grad=True)
-b2 = T(rng.standard_normal(3), grad=True)
-y2 = F.conv2d(x2, w2, b2, stride=2, padding=1)       # (2, 3, 3, 3)
-G2 = rng.standard_normal(y2.shape)
-(y2 * T(G2)).sum().backward()
+x2 = T(X.numpy(), "x", grad=True)
+y2 = F.conv2d(x2, Wk, bk, stride=2, padding=1)
+G2 = rng.integers(-2, 3, size=y2.shape).astype(np.float64)
+w_leaf = T(Wk.numpy(), "W", grad=True)
+b_leaf = T(bk.numpy(), "b", grad=True)
+(F.conv2d(x2, w_leaf, b_leaf, stride=2, padding=1) * T(G2)).sum().backward()
 
-K_ = 3
-G_up = np.zeros((2, 3, 5, 5))
-G_up[:, :, ::2, ::2] = G2                             # dilate by the stride: (3 − 1)·2 + 1 = 5
-w_flipped = np.rot90(w2.numpy(), 2, axes=(2, 3)).transpose(1, 0, 2, 3)       # (C, K, 3, 3)
-dx = F.conv2d(T(G_up), T(w_flipped), padding=K_ - 1 - 1).numpy()             # full conv, minus P = 1
-x_padded = np.pad(x2.numpy(), ((0, 0), (0, 0), (1, 1), (1, 1)))
-dw = F.conv2d(T(x_padded.transpose(1, 0, 2, 3)), T(G_up.transpose(1, 0, 2, 3))).numpy().transpose(1, 0, 2, 3)
-db = G2.sum(axis=(0, 2, 3))
-
-assert np.allclose(dx, x2.grad.numpy())
-assert np.allclose(dw, w2.grad.numpy())
-assert np.allclose(db, b2.grad.numpy())
-assert np.allclose(F.conv_transpose2d(T(G2), w2.detach(), stride=2, padding=1).numpy(), x2.grad.numpy())
-print("input, weight and bias gradients match autograd; ∂L/∂x is also conv_transpose2d(G, w)")
+G_up = np.zeros((1, 2, 5, 5))
+G_up[:, :, ::2, ::2] = G2                                                      # spread by the stride
+w_flipped = np.rot90(Wk.numpy(), 2, axes=(2, 3)).transpose(1, 0, 2, 3)   # (C, K, 3, 3)
+dx = F.conv2d(T(G_up), T(w_flipped), padding=3 - 1 - 1).numpy()                # full convolution, minus P = 1
+dw = F.conv2d(T(x_padded[None].transpose(1, 0, 2, 3)), T(G_up.transpose(1, 0, 2, 3))).numpy().transpose(1, 0, 2, 3)
+assert np.allclose(dx, x2.grad.numpy()) and np.allclose(dw, w_leaf.grad.numpy())
+assert np.allclose(G2.sum(axis=(0, 2, 3)), b_leaf.grad.numpy())
+assert np.allclose(F.conv_transpose2d(T(G2), Wk, stride=2, padding=1).numpy(), x2.grad.numpy())
+print("input, weight and bias gradients of the 5×5×3 layer match autograd; ∂L/∂x is also conv_transpose2d(G, w)")
 
 # %% [markdown]
-# The last line is why the "transposed convolution" (used for upsampling, e.g. in a U-Net) has its name:
-# it *is* the backward pass of a convolution with respect to its input.
+# ## 7. Max pooling routes the gradient
 #
-# ## 6. Pooling gradients: routing and splitting
+# The pooling slides (`000`, `002`) take the 4×4 single depth slice of their figure, max-pool it with 2×2
+# windows and stride 2, and state the backward rule: in the forward pass remember which element won each window;
+# in the backward pass that element receives the window's gradient and the others receive 0. Average pooling
+# instead gives every element of an $N\times N$ window the share $1/(N \cdot N)$.
 #
-# * **Max pooling** $y = \max_{(a,b) \in \text{window}} x_{ab}$: the derivative is 1 for the winner and 0
-#   for the rest, so the upstream gradient is **routed to the winner** (backprop "stores the index that
-#   took the max").
-# * **Average pooling** $y = \frac{1}{K_H K_W}\sum x_{ab}$: every element gets an **equal share**
-#   $G/(K_H K_W)$.
+# With an upstream gradient $G$ we take $L = \sum G \odot y$; `level="layer"` states the routing rule (before
+# `backward()`).
 
 # %%
-x_pool = T(rng.permutation(16).reshape(1, 1, 4, 4), grad=True)
-G_pool = np.array([[1.0, 2.0], [3.0, 4.0]])
+slice_ = T([[[[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]]], "x", grad=True)
+G = T([[[[1.0, 2.0], [3.0, 4.0]]]], "G")
+pooled = F.max_pool2d(slice_, 2, stride=2)
+pooled.name = "y"
+L = (pooled * G).sum()
+L.name = "L"
+print("max-pooled:\n", pooled.detach().numpy()[0, 0])
+assert np.array_equal(pooled.detach().numpy()[0, 0], [[6, 8], [3, 4]])
 
-F.max_pool2d(x_pool, 2).backward(T(G_pool[None, None]))
-routed = np.zeros((4, 4))
-xv = x_pool.numpy()[0, 0]
-for i in range(2):
+d_x = ag.explain(L, slice_, level="layer")
+d_x
+
+# %%
+xv = slice_.numpy()[0, 0]
+winners = {}
+for i in range(2):                                   # the forward pass remembers the arg-max of each window
     for j in range(2):
-        win = xv[2 * i:2 * i + 2, 2 * j:2 * j + 2]
-        a, b = np.unravel_index(np.argmax(win), win.shape)
-        routed[2 * i + a, 2 * j + b] = G_pool[i, j]
-print("x:\n", xv, "\nmax-pool ∂L/∂x (upstream G = [[1, 2], [3, 4]]):\n", x_pool.grad.numpy()[0, 0])
-assert np.array_equal(x_pool.grad.numpy()[0, 0], routed)
+        window = xv[2 * i:2 * i + 2, 2 * j:2 * j + 2]
+        a, b = np.unravel_index(np.argmax(window), window.shape)
+        winners[i, j] = (2 * i + int(a), 2 * j + int(b))
+routed = np.zeros((4, 4))
+for (i, j), (r, c) in winners.items():               # the backward pass sends G[i, j] there
+    routed[r, c] = G.numpy()[0, 0, i, j]
 
-x_avg = T(xv, grad=True)
-F.avg_pool2d(x_avg[None, None], 2).backward(T(G_pool[None, None]))
-print("avg-pool ∂L/∂x:\n", x_avg.grad.numpy())
-assert np.allclose(x_avg.grad.numpy(), np.kron(G_pool, np.ones((2, 2))) / 4)
+L.backward()
+print("winners:", winners, "\n∂L/∂x:\n", slice_.grad.numpy()[0, 0])
+assert np.array_equal(slice_.grad.numpy()[0, 0], routed) and np.array_equal(d_x.gradient[0, 0], routed)
+
+x_avg = T(xv[None, None], "x", grad=True)
+(F.avg_pool2d(x_avg, 2) * G).sum().backward()
+print("average pooling, ∂L/∂x:\n", x_avg.grad.numpy()[0, 0])
+assert np.allclose(x_avg.grad.numpy()[0, 0], np.kron(G.numpy()[0, 0], np.ones((2, 2))) / (2 * 2))
 
 # %% [markdown]
 # Two details worth knowing:
 #
-# * With **overlapping windows** (stride < kernel) an element can win several windows; it collects the
-#   sum of their gradients.
-# * With **ties** the max is not differentiable. chainrule splits the gradient evenly among tied winners
-#   (the average of the one-sided choices; PyTorch gives it all to one of them). A window of four equal
-#   values sends 1/4 of its gradient to each.
+# * With **overlapping windows** (stride < window) an element can win several windows; it collects the sum of
+#   their gradients.
+# * With **ties** the max is not differentiable. chainrule splits the gradient evenly among tied winners (the
+#   average of the one-sided choices; PyTorch gives all of it to one of them): a window of four equal values
+#   sends ¼ to each.
 
 # %%
-x_ov = T(xv, grad=True)
+x_ov = T(xv, "x", grad=True)
 F.max_pool2d(x_ov[None, None], 2, stride=1).sum().backward()   # 3×3 windows of size 2×2, upstream 1 each
 wins = np.zeros((4, 4))
 for i in range(3):
     for j in range(3):
-        win = xv[i:i + 2, j:j + 2]
-        a, b = np.unravel_index(np.argmax(win), win.shape)
+        window = xv[i:i + 2, j:j + 2]
+        a, b = np.unravel_index(np.argmax(window), window.shape)
         wins[i + a, j + b] += 1
-print("overlapping max-pool: how many windows each element wins\n", x_ov.grad.numpy())
+print("overlapping windows: how many windows each element wins\n", x_ov.grad.numpy())
 assert np.array_equal(x_ov.grad.numpy(), wins)
 
-x_tie = T(np.ones((1, 1, 2, 2)), grad=True)
+x_tie = T(np.ones((1, 1, 2, 2)), "x", grad=True)
 F.max_pool2d(x_tie, 2).backward(T(np.ones((1, 1, 1, 1))))
-print("tied window:", x_tie.grad.numpy().ravel())
+print("a tied window:", x_tie.grad.numpy().ravel())
 assert np.allclose(x_tie.grad.numpy(), 0.25)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.6))
-for ax, (data, title) in zip(axes, [(xv, "x"), (x_pool.grad.numpy()[0, 0], "max-pool: routed"),
-                                    (x_avg.grad.numpy(), "avg-pool: split")]):
+for ax, (data, title) in zip(axes, [(xv, "x"), (slice_.grad.numpy()[0, 0], "max pool: routed"),
+                                    (x_avg.grad.numpy()[0, 0], "average pool: shared")]):
     ax.imshow(data, cmap="viridis")
-    for (r, c), v in np.ndenumerate(data):
-        ax.text(c, r, f"{v:g}", ha="center", va="center", color="w", fontsize=9)
+    for (r, c), value in np.ndenumerate(data):
+        ax.text(c, r, f"{value:g}", ha="center", va="center", color="w", fontsize=9)
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
 plt.show()
+
+# %% [markdown]
+# ## 8. Weight decay
+#
+# Lecture 4 (`001`) adds the L2 penalty $L_\text{reg} = \tfrac{\lambda}{2}\lVert W\rVert_2^2$ to the data loss. Its
+# gradient is $\lambda W$, so one gradient-descent step with learning rate $\alpha$ on $L = L_\text{data} + L_\text{reg}$ is
+#
+# $$W \leftarrow W - \alpha\Big(\frac{\partial L_\text{data}}{\partial W} + \lambda W\Big)
+# = W - \alpha\lambda W - \alpha \frac{\partial L_\text{data}}{\partial W} :$$
+#
+# every step shrinks the weights by the factor $1 - \alpha\lambda$ before the data term moves them. **The slide
+# writes the last term without $\alpha$**, $W \leftarrow W - \alpha\lambda W - \partial L_\text{data}/\partial W$;
+# the learning rate multiplies the whole gradient, data term included.
+#
+# We take $w^1$ of section 6 as $W$ and the two-layer $E$ as $L_\text{data}$, with $\alpha = 0.05$, $\lambda = 0.5$.
+# `optim.SGD(..., weight_decay=λ)` applied to $L_\text{data}$ alone must give the same step as the explicit penalty.
+
+# %%
+alpha, lam = 0.05, 0.5
+
+
+def data_loss(w):
+    hidden = F.relu(F.conv2d(y0.detach(), w, b1.detach()))
+    return 0.5 * ((F.conv2d(hidden, w2.detach(), b2.detach()) - t) ** 2).sum()
+
+
+W0 = w1.detach().numpy().copy()
+W_leaf = T(W0, "W", grad=True)
+grad_data, = ag.grad(data_loss(W_leaf), [W_leaf])
+expected = W0 - alpha * lam * W0 - alpha * grad_data.numpy()
+as_on_slide = W0 - alpha * lam * W0 - grad_data.numpy()
+
+W_penalty = T(W0, "W", grad=True)                                # explicit penalty, plain SGD
+L_total = data_loss(W_penalty) + lam / 2 * (W_penalty ** 2).sum()
+L_total.backward()
+optim.SGD([W_penalty], lr=alpha).step()
+
+W_decay = T(W0, "W", grad=True)                                  # weight_decay = λ on the data loss alone
+L_data = data_loss(W_decay)
+L_data.name = "L_data"
+L_data.backward()
+optim.SGD([W_decay], lr=alpha, weight_decay=lam).step()
+
+print("W before          :", W0.ravel())
+print("W − αλW − α∂L/∂W  :", expected.ravel())
+print("explicit penalty  :", W_penalty.detach().numpy().ravel())
+print("SGD weight_decay  :", W_decay.detach().numpy().ravel())
+print("slide, without α  :", as_on_slide.ravel())
+assert np.allclose(W_penalty.detach().numpy(), expected) and np.allclose(W_decay.detach().numpy(), expected)
+assert not np.allclose(as_on_slide, expected)
+
+# %% [markdown]
+# The step changed $W$ in place, so the graph of `L_data` no longer describes the current weights. Pictures and
+# derivations show what the forward and backward computed, never a recomputation, so they refuse a graph whose
+# leaves changed since it was built, with a sentence saying why:
+
+# %%
+try:
+    ag.explain(L_data, W_decay)
+except RuntimeError as error:
+    print(type(error).__name__ + ":", error)
+    assert "changed since this graph was built" in str(error)
