@@ -160,7 +160,7 @@ SCRIPT = r"""
     root.querySelectorAll("div.secret").forEach((el) => {
       const ids = el.dataset.q.split(" ");
       const open = ids.every((id) => id === "all" ? solved.size === data.questions.length : solved.has(+id));
-      if (open) el.outerHTML = unseal(el.dataset.s);
+      if (open) el.outerHTML = unseal(data.blobs[+el.dataset.s]);
     });
   }
 
@@ -213,9 +213,9 @@ SCRIPT = r"""
       tries[q.id] = (tries[q.id] ?? 0) + 1;
       verdict.textContent = `✗ not ${input.value} (${tolerance})`;
       verdict.className = "verdict wrong";
-      box.querySelector(".hint").innerHTML = "<p class='head'>hint</p>" + unseal(q.hint);
+      box.querySelector(".hint").innerHTML = "<p class='head'>hint</p>" + unseal(data.blobs[q.hint]);
       if (tries[q.id] >= 2) box.querySelector(".derivation").innerHTML = "<p class='head'>derivation</p>" +
-        unseal(q.derivation);
+        unseal(data.blobs[q.derivation]);
     };
     box.querySelector("button.check").onclick = check;
     input.onkeydown = (event) => { if (event.key === "Enter") check(); };

@@ -37,9 +37,15 @@ def _esc(text):
     return html.escape(str(text))
 
 
+_ENTITY = re.compile(r"&#x0*([0-9A-Fa-f]+);")
+_SAFE = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
 @functools.lru_cache(maxsize=4096)
 def _mathml(tex):
-    return converter.convert(tex)
+    """MathML of `tex`, written compactly: characters instead of numeric entities, no defaults repeated."""
+    mathml = converter.convert(tex).replace(' xmlns="http://www.w3.org/1998/Math/MathML" display="inline"', "")
+    return _ENTITY.sub(lambda m: _SAFE.get(chr(int(m.group(1), 16)), chr(int(m.group(1), 16))), mathml)
 
 
 def math_html(piece):
@@ -51,14 +57,15 @@ def math_html(piece):
         return f"<code>{_esc(piece.text if isinstance(piece, ft.Piece) else tex)}</code>"
 
 
-def lines_html(lines):
-    """Derivation lines [(kind, Piece)]: headings bold, formulas as MathML, notes as text."""
+def lines_html(lines, mathml=True):
+    """Derivation lines [(kind, Piece)]: headings bold, formulas as MathML (as text when not `mathml`: a long
+    derivation stays small), notes as text."""
     out = []
     for kind, piece in lines:
         if kind == "head":
             out.append(f"<p class='head'>{_esc(piece.text)}</p>")
         elif kind == "math":
-            out.append(f"<p class='math'>{math_html(piece)}</p>")
+            out.append(f"<p class='math'>{math_html(piece) if mathml else _esc(piece.text)}</p>")
         else:
             out.append(f"<p class='note'>{_esc(piece.text)}</p>")
     return "".join(out)
@@ -147,7 +154,8 @@ def _section(title, body, secret=None):
 
 
 class Panels:
-    """`html` {box id: panel HTML} and `questions` (the page's view of them) for one explorer."""
+    """`html` {box id: panel HTML}, `questions` (the page's view of them) and `blobs` (sealed HTML that
+    panels and questions refer to by index) for one explorer."""
 
     def __init__(self, scene, level, questions, seed, params):
         self.scene, self.graph, self.capture, self.binder = scene, scene.graph, scene.capture, scene.binder
@@ -158,6 +166,7 @@ class Panels:
         for q in questions:
             self.asked.setdefault(q.unit, []).append(q)
         self.html, self._expanded = {}, None
+        self.blobs, self._blob_of = [], {}  # sealed HTML, each text once
         for unit in scene.units:
             if unit.kind == "leaf":
                 self.html[unit.id] = self._leaf(unit)
@@ -175,8 +184,15 @@ class Panels:
         ids = [str(i) for i in ids]
         if not self.exercise or not ids:
             return None
-        return lambda inner: (f"<div class='secret' data-q='{' '.join(ids)}' data-s='{seal(inner, self.seed)}'>"
+        return lambda inner: (f"<div class='secret' data-q='{' '.join(ids)}' data-s='{self._seal(inner)}'>"
                               "<p class='note'>hidden until you have answered</p></div>")
+
+    def _seal(self, text):
+        """The index of `text`, sealed, in `blobs` (the same text is stored once)."""
+        if text not in self._blob_of:
+            self._blob_of[text] = len(self.blobs)
+            self.blobs.append(seal(text, self.seed))
+        return self._blob_of[text]
 
     def _question_ids(self, kind, key):
         return [q.id for qs in self.asked.values() for q in qs if q.kind == kind and q.where[0] == key]
@@ -290,7 +306,7 @@ class Panels:
         index = None if grad is None or np.size(grad) == 1 else np.unravel_index(np.argmax(np.abs(grad)), np.shape(grad))
         report = explain(self.graph.root, leaf, self.params, index=index, level=self.level)
         title = "derivation (explain)" + ("" if index is None else f" of its largest entry {name}{list(map(int, index))}")
-        parts.append(_section(title, lines_html(report.lines), self._hidden("all")))
+        parts.append(_section(title, lines_html(report.lines, mathml=False), self._hidden("all")))
         return "".join(parts)
 
     def _box(self, unit):
@@ -349,6 +365,6 @@ class Panels:
 
     def _question(self, q):
         return {"id": q.id, "unit": q.unit, "kind": q.kind, "prompt": math_html(q.prompt),
-                "answer": seal(repr(q.answer), self.seed), "hint": seal(lines_html(q.hint), self.seed),
-                "derivation": seal(lines_html(q.derivation), self.seed)}
+                "answer": seal(repr(q.answer), self.seed), "hint": self._seal(lines_html(q.hint)),
+                "derivation": self._seal(lines_html(q.derivation, mathml=False))}
 

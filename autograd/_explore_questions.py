@@ -2,9 +2,11 @@
 
 `choose` picks, with a seeded generator, up to `count` of the numbers an exercise asks for:
 
-    grads    ∂L/∂t for a tensor t of the picture (a leaf, a box's output; one element of a larger tensor)
+    grads    ∂L/∂t for a tensor t of the picture (a leaf, a box's output), element by element
     locals   ∂y/∂x along one edge of a primitive (∂y[k]/∂x[i] for tensors: one entry of the Jacobian)
-    values   the forward value of a box's output (one element of a larger tensor)
+    values   the forward value of a box's output, element by element
+
+(a tensor of more than 16 elements offers 4 random elements).
 
 Each `Question` carries its answer (the captured number), a hint (the VJP formula, or the forward formula
 for values) and a derivation (for a leaf, `explain`'s; else the chain rule step with its numbers), as
@@ -21,6 +23,8 @@ from .explain import explain
 from .graph import AccumulateGrad, Edge
 
 EXERCISES = ("grads", "locals", "values")
+SMALL = 16  # a tensor of at most this many elements is asked about element by element (its grid shows them)
+SAMPLE = 4  # and offers this many random elements of a larger one
 PARTIALS = 4096  # locals of tensors: one VJP per output element, so outputs of at most this many elements
 
 
@@ -53,13 +57,18 @@ class _Asker:
     """The questions of one kind for a scene: `sites()` lists what could be asked (cheaply, with the step at
     which the student meets it), `ask(site)` builds the question (None when there is nothing to ask)."""
 
-    def __init__(self, scene, timeline, params, level, rng):
+    def __init__(self, scene, timeline, params, level, rng, ask):
         self.scene, self.graph, self.capture, self.binder = scene, scene.graph, scene.capture, scene.binder
         self.timeline, self.params, self.level, self.rng = timeline, params, level, rng
         self.root = self.binder.of(self.graph.root_key)
+        self.ask = None if ask is None else {key_of(tensor) for tensor in ask}
+
+    def _asked(self, *keys):
+        return self.ask is None or any(key in self.ask for key in keys)
 
     def _positions(self, leaves):
-        """Graph positions drawn in the picture with their box: leaves (if asked), node outputs, box outputs."""
+        """(graph position, its box) of every tensor drawn in the picture and asked about: leaves (if
+        `leaves`), node outputs, the outputs of layer boxes."""
         scene, graph = self.scene, self.graph
         out = [(key_of(leaf), scene.unit_of[key_of(leaf)].id) for leaf in graph.leaves] if leaves else []
         for node in graph.nodes:
@@ -69,30 +78,41 @@ class _Asker:
                 if unit.kind == "node" or key == graph.root_key or any(
                         scene.unit_of[flow.node] is not unit for flow in graph.consumers.get(key, ())):
                     out.append((key, unit.id))
-        return out
+        return [(key, unit) for key, unit in out if self._asked(key)]
+
+    def _elements(self, key):
+        """Each element of a small tensor (None for one number), a few random elements of a larger one."""
+        shape = _shape(key)
+        size = int(np.prod(shape))
+        if size == 1:
+            return [None]
+        if size <= SMALL:
+            return list(np.ndindex(*shape))
+        picked = sorted(self.rng.choice(size, size=SAMPLE, replace=False))
+        return [tuple(int(i) for i in np.unravel_index(flat, shape)) for flat in picked]
 
     # -- grads --------------------------------------------------------------------------------------------
     def grads_sites(self):
         for key, unit in self._positions(leaves=True):
             flows = self.graph.consumers.get(key, ())
             if key != self.graph.root_key and flows and self.capture.grad(key) is not None:
-                yield (key, unit), max(self.timeline.sent(flow.node) for flow in flows)
+                for index in self._elements(key):
+                    yield (key, unit, index), max(self.timeline.sent(flow.node) for flow in flows)
 
     def grads(self, site):
-        key, unit = site
-        index = _element(self.rng, _shape(key))
+        key, unit, index = site
         return "grads", (key, index), unit, _at(self.capture.grad(key), index), \
             ft.partial(self.root, self.binder.of(key, index)), self._grad_hint(key), self._grad_derivation(key, index)
 
     # -- values -------------------------------------------------------------------------------------------
     def values_sites(self):
         for key, unit in self._positions(leaves=False):
-            yield (key, unit), self.timeline.made(key)
+            for index in self._elements(key):
+                yield (key, unit, index), self.timeline.made(key)
 
     def values(self, site):
-        key, unit = site
+        key, unit, index = site
         node = key.node
-        index = _element(self.rng, _shape(key))
         value = _at(self.capture.value(key), index)
         formula = self.binder.of(Edge(node, 0)) + EQ + ft.forward(node, self.binder)
         derivation = [("math", formula)]
@@ -108,7 +128,7 @@ class _Asker:
         for flow in self.graph.edges:
             node = flow.node
             if self.scene.unit_of[node].kind == "node" and node.n_outputs == 1 and node.formula is not None \
-                    and np.prod(node.out_meta[0][0]) <= PARTIALS:
+                    and np.prod(node.out_meta[0][0]) <= PARTIALS and self._asked(flow.key, Edge(node, 0)):
                 yield flow, self.timeline.sent(node)
 
     def locals(self, flow):
@@ -186,11 +206,11 @@ def _shape(key):
     return key.node.out_meta[key.index][0]
 
 
-def choose(scene, timeline, params, level, exercise, seed, count):
-    """Up to `count` questions of kind `exercise` (None: all), picked by `seed`, in the order the student
-    meets them along the timeline."""
+def choose(scene, timeline, params, level, exercise, seed, count, ask=None):
+    """Up to `count` questions of kind `exercise` (None: all), about the tensors `ask` (None: any), picked
+    by `seed`, in the order the student meets them along the timeline."""
     rng = np.random.default_rng(seed)
-    asker = _Asker(scene, timeline, params, level, rng)
+    asker = _Asker(scene, timeline, params, level, rng, ask)
     sites = sorted(getattr(asker, exercise + "_sites")(), key=lambda site: site[1])
     if count is not None and len(sites) > count:
         sites = [sites[i] for i in sorted(rng.choice(len(sites), size=count, replace=False))]

@@ -43,16 +43,17 @@ SMALL = 16  # tensors with at most this many elements show their numbers as a gr
 _CHAIN = re.compile(r"(.+) · (.+) → (.+)")
 
 
-def explore(loss, params=None, *, level="primitive", exercise=None, seed=0, questions=4, tolerance=0.01,
+def explore(loss, params=None, *, level="primitive", exercise=None, seed=0, questions=4, ask=None, tolerance=0.01,
             title=None):
     """The explorer page of the graph that ends in `loss` (one element), as an `Explorer`.
 
     params: a Module or {name: tensor} naming the leaves. level: "primitive" (every VJP a box) or "layer"
     (each composite one box with its layer rule; its panel expands it into its primitives).
     exercise: None, "grads", "locals" or "values": hide `questions` of those (chosen with `seed`; None:
-    all of them) for the student to answer, accepted within `tolerance` (relative).
+    all of them), about the tensors in `ask` (None: any), for the student to answer; an answer within
+    `tolerance` (relative) of the captured number is right. title: the page's heading.
     """
-    return Explorer(loss, params, level=level, exercise=exercise, seed=seed, questions=questions,
+    return Explorer(loss, params, level=level, exercise=exercise, seed=seed, questions=questions, ask=ask,
                     tolerance=tolerance, title=title)
 
 
@@ -99,7 +100,7 @@ class Explorer:
     """An explorer page: `html` (the page), `save(path)`, `_repr_html_()` for Jupyter; `backward_units`
     (box ids in the order backward runs them), `questions` (exercise mode)."""
 
-    def __init__(self, loss, params=None, *, level="primitive", exercise=None, seed=0, questions=4,
+    def __init__(self, loss, params=None, *, level="primitive", exercise=None, seed=0, questions=4, ask=None,
                  tolerance=0.01, title=None):
         if level not in LEVELS:
             raise ValueError(f"explore: level must be one of {LEVELS}, got {level!r}")
@@ -115,7 +116,8 @@ class Explorer:
                                "loss.backward(), or after loss.backward(retain_graph=True)")
         self._scene, self._capture = scene, scene.capture
         self._timeline = _Timeline(scene)
-        self.questions = choose(scene, self._timeline, params, level, exercise, seed, questions) if exercise else []
+        self.questions = choose(scene, self._timeline, params, level, exercise, seed, questions,
+                                ask) if exercise else []
         self._asked = {(q.kind, q.where): q for q in self.questions}
         svg = render(scene.body())
         panels = Panels(scene, level, self.questions, seed, params)
@@ -124,7 +126,7 @@ class Explorer:
             f", exercise: {exercise})" if exercise else ")")
         self.html = page(heading, svg, {
             "steps": self._steps(), "slots": self._slots, "panels": panels.html, "questions": panels.questions,
-            "exercise": exercise, "tolerance": tolerance, "seed": seed}, seed)
+            "blobs": panels.blobs, "exercise": exercise, "tolerance": tolerance}, seed)
 
     # -- the timeline ----------------------------------------------------------------------------
     def _steps(self):

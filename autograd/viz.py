@@ -53,7 +53,7 @@ from ._hints import stability_hints
 from .graph import AccumulateGrad, Edge
 from .layer_rules import layer_calls, verify
 
-__all__ = ["draw", "dot", "frames", "animate", "renderer", "Drawing"]
+__all__ = ["draw", "dot", "frames", "animate", "renderer", "Drawing", "explore", "Explorer", "problems"]
 
 SMALL = 16  # tensors with at most this many elements show their values as a grid
 FONT = "Helvetica"
@@ -848,3 +848,8 @@ class _Scene:
 
     def dot(self, step=None):
         return "digraph backward {\n" + "".join(self.body(step)) + "}\n"
+
+
+# the explorer page and its exercises build on this module's pictures, so they are imported last
+from .explore import Explorer, explore  # noqa: E402
+from . import problems  # noqa: E402
