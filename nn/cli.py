@@ -5,6 +5,7 @@
     chainrule train --resume runs        # continue an interrupted run from its checkpoint
     chainrule eval --weights runs/model.safetensors
     chainrule export --weights runs/model.safetensors --to torch digits_torch.py   # the model for PyTorch
+    chainrule explore --out backprop.html  # one training step as an interactive page (viz.explore)
 
 Arguments, data and the output folder are all checked before the first step. A checkpoint is
 written atomically at the end of every epoch and on Ctrl-C; a run that diverges stops and keeps
@@ -841,9 +842,34 @@ _seed = _checked(int, "a non-negative integer", lambda v: v >= 0)
 _learning_rate = _checked(float, "a positive finite number", lambda v: 0 < v < math.inf)
 
 
+def explore(args):
+    """The explorer page (`viz.explore`) of the first training step of `chainrule train --seed S`: the model as
+    it initialises it, on the first batch its shuffled loader draws, before any update (so the gradients are
+    large enough to see)."""
+    from autograd import viz
+
+    out = Path(args.out)
+    _prepare_out(out.parent)
+    ag.manual_seed(args.seed)
+    data = load_dataset(args.data, args.seed)
+    name = _pick_model(args.model, data.x_train.shape[1:])
+    num_classes = int(max(data.y_train.max(), data.y_test.max())) + 1
+    model = MODELS[name](in_channels=data.x_train.shape[1], num_classes=num_classes)
+    xb, yb = next(iter(DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=args.batch_size,
+                                  shuffle=True, seed=args.seed)))
+    loss = F.cross_entropy(model.train()(xb), yb)
+    page = viz.explore(loss, params=model, level=args.level, exercise=args.exercise, seed=args.seed,
+                       title=f"chainrule explore: {name}, first training step on {len(yb)} images of {data.source}")
+    with _writing(out):
+        write_atomically(out, page.html.encode("utf-8"))
+    print(f"chainrule explore: wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {args.level} level, "
+          f"{len(page.backward_units)} backward steps); open it in a browser, no network needed")
+    return 0
+
+
 def build_parser():
     parser = _Parser(prog="chainrule", description="Train and evaluate CNNs built on chainrule's autograd.")
-    commands = parser.add_subparsers(dest="command", metavar="{train,eval,export}", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="{train,eval,export,explore}", parser_class=_Parser)
     commands.required = True
     data_help = ("a folder of MNIST/Fashion-MNIST IDX files, an images/labels IDX pair, or a .npz with x and y "
                  "(default: the bundled 8×8 UCI digits)")
@@ -886,6 +912,23 @@ def build_parser():
     x.add_argument("--model", choices=["auto", *MODELS], default="auto", help="network (default: from the file)")
     x.add_argument("out", metavar="OUT", help="the file to write: OUT.py or OUT.pt2")
     x.set_defaults(run=export)
+
+    p = commands.add_parser("explore", help="write one training step as an interactive HTML page (viz.explore)",
+                            description="Write the backward graph of the first training step (the model as `chainrule "
+                                        "train --seed S` initialises it, the first batch it draws) as one "
+                                        "self-contained HTML page: step through forward and backward, click a box "
+                                        "for its formulas, values and gradients. Opens offline.")
+    p.add_argument("--model", choices=["auto", *MODELS], default="auto",
+                   help="network (default: digits-cnn for 8×8 images, lenet5 for 28×28)")
+    p.add_argument("--out", default="backprop.html", help="the page to write (default backprop.html)")
+    p.add_argument("--level", choices=["layer", "primitive"], default="layer",
+                   help="one box per layer with its rule (default), or one per primitive")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="images in the step (default 8: a small page)")
+    p.add_argument("--exercise", choices=["grads", "locals", "values"],
+                   help="hide a few gradients, local derivatives or values for a student to work out")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the initialisation and the batch (default 0)")
+    p.add_argument("--data", nargs="+", metavar="PATH", help=data_help)
+    p.set_defaults(run=explore)
     return parser
 
 
