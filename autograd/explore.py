@@ -241,7 +241,7 @@ class Explorer:
 
     def _grid(self, label, key, parts, name):
         """A small tensor as a table of slots (label, then one slot per element), partial sums as they arrive."""
-        kind = "grad" if label == "grad" else "values"
+        kind = "grads" if label == "grad" else "values"
         sums, states = 0, []
         for i, (step, g) in enumerate(parts):
             sums = sums + np.asarray(g, np.float64)
