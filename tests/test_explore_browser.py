@@ -204,3 +204,17 @@ def test_exercise_accepts_a_right_answer_and_refuses_a_wrong_one(browser, tmp_pa
     assert verdict.text.startswith("✓ right")
     assert browser.find_element(By.ID, "score").text == f"Score: 1 of {len(page.questions)} correct"
     assert shown_number(cell.text) == pytest.approx(truth, rel=1e-3)
+
+
+def test_the_default_cnn_page_opens_offline_and_steps_to_the_end(browser, tmp_path):
+    from nn.cli import main
+
+    out = tmp_path / "backprop.html"
+    assert main(["explore", "--out", str(out), "--batch-size", "2"]) == 0
+    browser.get_log("browser"), browser.get_log("performance")
+    browser.get(out.as_uri())
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+    click(browser, "#end")
+    assert state(browser)["phase"] == "backward" and highlighted(browser) == [state(browser)["current"]]
+    click(browser, 'g.node[data-unit="l1"]')
+    assert "gradient ∂L/∂features.0.weight" in browser.find_element(By.ID, "panel").text
