@@ -272,15 +272,18 @@ def _forward_line(node, binder, scalar):
     return line + f"   [{node.name}]"
 
 
+def _as_which(graph, edge):
+    """` (as a)` where the edge's node reads the same value twice (x·x), else nothing."""
+    if sum(e.key == edge.key for e in graph.out_edges[edge.node]) < 2:
+        return EMPTY
+    symbols = edge.node.formula.inputs if edge.node.formula is not None else ()
+    return EMPTY + f" (as {symbols[edge.index] if edge.index < len(symbols) else edge.index})"
+
+
 def _edge_names(graph, binder, on_path):
     """∂v2/∂v1 per edge, with `(as a)` where one node reads the same value twice (x·x)."""
-    out = {}
-    for edge in on_path:
-        out[edge] = ft.partial(binder.of(Edge(edge.node, 0)), binder.of(edge.key))
-        if sum(e.key == edge.key for e in graph.out_edges[edge.node]) > 1:
-            symbols = edge.node.formula.inputs if edge.node.formula is not None else ()
-            out[edge] = out[edge] + f" (as {symbols[edge.index] if edge.index < len(symbols) else edge.index})"
-    return out
+    return {edge: ft.partial(binder.of(Edge(edge.node, 0)), binder.of(edge.key)) + _as_which(graph, edge)
+            for edge in on_path}
 
 
 def _scalar_backward(report, graph, capture, binder, nodes, on_path, key, max_paths):
@@ -375,8 +378,8 @@ def _tensor_backward(report, graph, capture, binder, nodes, on_path, key):
 def _paths_note(report, graph, binder, nodes, on_path, key):
     total = _count_paths(graph, nodes, on_path, key).get(graph.root._node, 0)
     report.paths = []
-    report._add("note", f"{plural(total, 'path')} from {binder.of(key).text} to {binder.of(graph.root_key).text}; "
-                        "where paths meet, their contributions add (+=)")
+    meet = "; where paths meet, their contributions add (+=)" if total > 1 else ""
+    report._add("note", f"{plural(total, 'path')} from {binder.of(key).text} to {binder.of(graph.root_key).text}{meet}")
 
 
 # -- layer level -----------------------------------------------------------------------------------------
@@ -604,7 +607,8 @@ def trace_backward(loss, params=None, *, precision=ft.DIGITS):
             report._add("math", Piece("ḡ = ", r"\bar{g} = ") + total)
         for edge in graph.out_edges[node]:
             if edge in capture.flows:
-                report._add("math", _trace_line(node, edge, binder, capture, upstream, capture.flows[edge]))
+                report._add("math", _trace_line(node, edge, binder, capture, upstream, capture.flows[edge])
+                            + _as_which(graph, edge))
     report.hints = [message for _, message in stability_hints(graph, capture)]
     for message in report.hints:
         report._add("note", "unstable: " + message)
