@@ -216,5 +216,8 @@ def test_the_default_cnn_page_opens_offline_and_steps_to_the_end(browser, tmp_pa
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
     click(browser, "#end")
     assert state(browser)["phase"] == "backward" and highlighted(browser) == [state(browser)["current"]]
-    click(browser, 'g.node[data-unit="l1"]')
-    assert "gradient ∂L/∂features.0.weight" in browser.find_element(By.ID, "panel").text
+    weight = browser.find_element(By.XPATH, "//*[name()='g' and contains(@class, 'node') and "
+                                            ".//*[text()='features.0.weight']]")
+    weight.click()
+    panel = browser.find_element(By.ID, "panel").text
+    assert "gradient ∂L/∂features.0.weight" in panel and "derivation (explain)" in panel
