@@ -38,7 +38,8 @@ def check_current(graph, names):
 
 
 class Capture:
-    """Values and gradients of one graph: `value(key)`, `grads`, `leaf_grads`, `flows`, `local`, `check`."""
+    """Values and gradients of one graph: `value(key)`, `grad(key)`, `contribution(key, nodes)` and the raw
+    `grads`, `leaf_grads`, `flows`; local derivatives (`local`, `partials`) and VJP checks (`check`)."""
 
     def __init__(self, graph, names):
         check_current(graph, names)
@@ -57,9 +58,6 @@ class Capture:
             leaf = node.variable
             return None if leaf is None else leaf.data
         return None if node.outputs is None else node.outputs[slot]
-
-    def has_value(self, node):
-        return node.outputs is not None
 
     def problems(self):
         """Sentences for a picture or a derivation about what it cannot show."""
