@@ -92,17 +92,22 @@ def run_worker(suite, case, engine, repeat=None, tiny=False, timeout=1800):
     return json.loads(lines[-1])
 
 
-def make_row(case, results):
-    """One table row from {engine: worker result}: ms (median), min ms, ratio, and derived rates."""
+def make_row(case, results, stat="median"):
+    """One table row from {engine: worker result}: ms and CPU ms (the median or the minimum of the timed steps,
+    as `stat` says), min ms, peak RSS, ratio, and derived rates."""
     row = {"case": case.name, "what": case.what}
     for engine, r in results.items():
         if "median_ms" in r:
-            row[f"{engine}_ms"] = round(r["median_ms"], 4)
+            ms = r[f"{stat}_ms"]
+            row[f"{engine}_ms"] = round(ms, 4)
             row[f"{engine}_min_ms"] = round(r["min_ms"], 4)
+            if f"cpu_{stat}_ms" in r:
+                row[f"{engine}_cpu_ms"] = round(r[f"cpu_{stat}_ms"], 4)
+                row[f"{engine}_rss_mb"] = round(r["max_rss_mb"], 1)
             if r.get("ops"):
-                row[f"{engine}_us_per_op"] = round(r["median_ms"] * 1e3 / r["ops"], 3)
+                row[f"{engine}_us_per_op"] = round(ms * 1e3 / r["ops"], 3)
             if r.get("flops"):
-                row[f"{engine}_gflops"] = round(r["flops"] / (r["median_ms"] * 1e6), 2)
+                row[f"{engine}_gflops"] = round(r["flops"] / (ms * 1e6), 2)
             if r.get("extra"):
                 row[f"{engine}_extra"] = r["extra"]
             if "torch_threads" in r:
@@ -122,9 +127,9 @@ def make_row(case, results):
     return row
 
 
-def _cell(row, engine):
-    if f"{engine}_ms" in row:
-        return f"{row[f'{engine}_ms']:.2f}"
+def _cell(row, engine, key="ms"):
+    if f"{engine}_{key}" in row:
+        return f"{row[f'{engine}_{key}']:.{1 if key == 'rss_mb' else 2}f}"
     if f"{engine}_error" in row:
         kind = row[f"{engine}_error"].split(":")[0]
         return kind if kind.isidentifier() else "error"
@@ -144,13 +149,24 @@ def _rate(row):
     return ", ".join(parts)
 
 
+COLUMNS = ("case", "ours ms", "torch ms", "ratio", "ours CPU ms", "torch CPU ms", "peak RSS MB ours/torch",
+           "micrograd ms", "rate")
+
+
+def _cells(r, times="x"):
+    """One row's cells under COLUMNS."""
+    ratio = f"{r['ratio']:.2f}{times}" if "ratio" in r else "-"
+    rss = f"{_cell(r, 'ours', 'rss_mb')}/{_cell(r, 'torch', 'rss_mb')}"
+    return (r["case"], _cell(r, "ours"), _cell(r, "torch"), ratio, _cell(r, "ours", "cpu_ms"),
+            _cell(r, "torch", "cpu_ms"), rss, _cell(r, "micrograd"), _rate(r))
+
+
 def format_table(rows):
-    """A plain-text table: case, ours ms, torch ms, ratio, micrograd ms, rates."""
-    head = ("case", "ours ms", "torch ms", "ratio", "micrograd ms", "rate")
-    body = [(r["case"], _cell(r, "ours"), _cell(r, "torch"),
-             f"{r['ratio']:.2f}x" if "ratio" in r else "-", _cell(r, "micrograd"), _rate(r)) for r in rows]
+    """A plain-text table: case, ours ms, torch ms, ratio, CPU ms of each, peak RSS, micrograd ms, rates."""
+    head = COLUMNS
+    body = [_cells(r) for r in rows]
     widths = [max(len(str(line[i])) for line in [head, *body]) for i in range(len(head))]
-    fmt = lambda line: "  ".join(str(c).ljust(w) if i in (0, 5) else str(c).rjust(w)  # noqa: E731
+    fmt = lambda line: "  ".join(str(c).ljust(w) if i in (0, len(head) - 1) else str(c).rjust(w)  # noqa: E731
                                  for i, (c, w) in enumerate(zip(line, widths))).rstrip()
     lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body)]
     notes = [f"  {r['case']}: {e}: {r[f'{e}_{kind}']}" for r in rows for e in ENGINES
@@ -161,13 +177,11 @@ def format_table(rows):
 def format_markdown(report):
     """A saved report as a Markdown table (for the README and notes)."""
     m = report["machine"]
-    lines = [f"`{report['suite']}` — {report['date']}, commit {report.get('commit')}, {m['cpus']} CPUs, NumPy {m['numpy']} ({m.get('blas', '?')}), "
-             f"torch {m.get('torch', '-')} ({m.get('torch_threads', '?')} threads)", "",
-             "| case | ours ms | torch ms | ratio | micrograd ms | rate |", "|---|---:|---:|---:|---:|---|"]
-    for r in report["rows"]:
-        ratio = f"{r['ratio']:.2f}×" if "ratio" in r else "–"
-        lines.append(f"| {r['case']} | {_cell(r, 'ours')} | {_cell(r, 'torch')} | {ratio} | "
-                     f"{_cell(r, 'micrograd')} | {_rate(r)} |")
+    lines = [f"`{report['suite']}` — {report['date']}, commit {report.get('commit')}, {m['cpus']} CPUs, NumPy "
+             f"{m['numpy']} ({m.get('blas', '?')}), torch {m.get('torch', '-')} "
+             f"({m.get('torch_threads', '?')} threads), {report.get('stat', 'median')} of the timed steps", "",
+             "| " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * (len(COLUMNS) - 2) + "---|"]
+    lines += ["| " + " | ".join(_cells(r, "×")) + " |" for r in report["rows"]]
     return "\n".join(lines)
 
 
@@ -203,16 +217,16 @@ def machine():
     return info
 
 
-def _pick(tries):
+def _pick(tries, stat="median"):
     """From [(result, busy share)], the fastest quiet measurement (else the fastest, else the first)."""
     timed = [t for t in tries if "median_ms" in t[0]]
     if not timed:
         return tries[0]
     quiet = [t for t in timed if t[1] <= BUSY] or timed
-    return min(quiet, key=lambda t: t[0]["median_ms"])
+    return min(quiet, key=lambda t: t[0][f"{stat}_ms"])
 
 
-def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1, log=print):
+def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1, log=print, stat="median"):
     """Run every case (or the named ones) of a suite; return the JSON-ready report.
 
     Each (case, engine) runs in `rounds` separate processes (engines alternating) and the
@@ -220,6 +234,7 @@ def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1,
     processes. Before each worker the CPU share used by other processes is sampled (waiting up
     to `wait_idle` s for it to drop below BUSY) and measured again while it runs (the machine's
     busy time minus the worker's own); each row records the kept rounds' largest share as `busy`.
+    `stat` ("median" or "min") is the statistic of the timed steps that rows and ratios use.
     """
     rows = []
     for name, case in suite_cases(suite).items():
@@ -235,20 +250,20 @@ def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1,
                 start = time.perf_counter()
                 r, during = others_share(lambda: run_worker(suite, name, engine, repeat, tiny))
                 tries[engine].append((r, max(before, during or 0.0)))
-                status = r.get("error") or r.get("skipped") or f"{r['median_ms']:.2f} ms"
+                status = r.get("error") or r.get("skipped") or f"{r[f'{stat}_ms']:.2f} ms"
                 log(f"{status}  ({time.perf_counter() - start:.0f} s; other processes used {before:.0%} of the "
                     f"CPUs before, {during or 0:.0%} during)")
-        picked = {engine: _pick(t) for engine, t in tries.items()}
-        row = make_row(case, {engine: r for engine, (r, _) in picked.items()})
+        picked = {engine: _pick(t, stat) for engine, t in tries.items()}
+        row = make_row(case, {engine: r for engine, (r, _) in picked.items()}, stat)
         row["busy"] = round(max(busy for _, busy in picked.values()), 2)
         if rounds > 1:
             row["rounds"] = rounds
             for engine, t in tries.items():
                 if len(t) > 1:
-                    row[f"{engine}_round_medians_ms"] = [round(r["median_ms"], 3) for r, _ in t if "median_ms" in r]
+                    row[f"{engine}_round_{stat}s_ms"] = [round(r[f"{stat}_ms"], 3) for r, _ in t if "median_ms" in r]
         rows.append(row)
     return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit(), "quick": tiny,
-            "machine": machine(), "rows": rows}
+            "stat": stat, "machine": machine(), "rows": rows}
 
 
 def write_report(report):
@@ -277,6 +292,8 @@ def main(argv=None):
                         help="measure each case in R separate processes per engine and keep the fastest quiet one")
     parser.add_argument("--wait-idle", type=float, default=0, metavar="S",
                         help="before each measurement wait up to S seconds for other processes to go quiet")
+    parser.add_argument("--stat", choices=("median", "min"), default="median",
+                        help="the statistic of the timed steps in the table and ratios (default median)")
     parser.add_argument("--show", action="store_true", help="print the saved results as Markdown; run nothing")
     args = parser.parse_args(argv)
     suites = SUITES if args.suite == "all" else (args.suite,)
@@ -289,7 +306,7 @@ def main(argv=None):
     repeat = 2 if args.quick and args.repeat is None else args.repeat
     for suite in suites:
         print(f"suite {suite}")
-        report = run_suite(suite, repeat, args.quick, args.case, args.wait_idle, args.rounds)
+        report = run_suite(suite, repeat, args.quick, args.case, args.wait_idle, args.rounds, stat=args.stat)
         path = write_report(report)
         print(format_table(report["rows"]))
         busy = [r["case"] for r in report["rows"] if r["busy"] > BUSY]

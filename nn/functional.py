@@ -131,6 +131,7 @@ def _conv(x, w, b, stride, padding, dilation, groups, op, n):
 # -- convolution layouts: each is pad → unfold → shared_matmul, with the windows laid out for speed ----
 # The GEMMs and the window copies split their batch over autograd.parallel's threads.
 CHUNK_BYTES = 4 << 20  # the columns of one chunk of images: a few MB, in cache and below glibc's mmap threshold
+CHUNK_POSITIONS = 768  # images with at least this many output positions make wide enough GEMMs alone
 WIDE_EXTRA = 0.1  # at most this fraction of extra (wrapped-around) GEMM columns in the wide layout
 
 
@@ -171,7 +172,7 @@ def _conv_chunks(x, w, pads, kernel, stride, dilation, out):
     G = w.shape[0]
     ns = len(kernel)
     L = math.prod(out)
-    n = _chunk_size(N, C * math.prod(kernel) * L * x.dtype.itemsize)
+    n = 1 if L >= CHUNK_POSITIONS else _chunk_size(N, C * math.prod(kernel) * L * x.dtype.itemsize)
     B = -(-N // n)
     if n > 1:
         if B * n > N:
@@ -322,7 +323,8 @@ def _pool_windows(x, kernel_size, stride, padding, op, n, fill):
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     pads = tuple((p, p) for p in padding)
     _check_fits(op, tuple(x.shape[2:]), pads, kernel, (1,) * n)
-    x = ag.pad(x, ((0, 0), (0, 0)) + pads, value=fill)
+    if any(padding):
+        x = ag.pad(x, ((0, 0), (0, 0)) + pads, value=fill)
     return ag.unfold(x, kernel, stride)
 
 
