@@ -20,7 +20,8 @@ from .graph import Edge
 _TEXT_TOKEN = re.compile(r"ḡ|(?<![A-Za-z_])[A-Za-z](?![A-Za-z0-9_])")
 _TEX_TOKEN = re.compile(r"\\bar\{g\}|(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
 _LOCAL_TEXT = (("ḡ·", ""), ("·ḡ", ""), ("ḡ / ", "1 / "), ("ḡ", "1"))
-_LOCAL_TEX = ((r"\bar{g}_", r"\mathbf{1}_"), (r"\bar{g} \cdot ", ""), (r" \cdot \bar{g}", ""), (r"\bar{g}\, ", ""), (r"\bar{g}\,", ""),
+_LOCAL_TEX = ((r"\bar{g}_", r"\mathbf{1}_"), (r"\bar{g} \cdot ", ""), (r" \cdot \bar{g}", ""), (r"\bar{g}\, ", ""),
+              (r"\bar{g}\,", ""),
               (r"\,\bar{g}", ""), (r"\bar{g} ", ""), (r" \bar{g}", ""), (r"\frac{\bar{g}}", r"\frac{1}"),
               (r"\bar{g}", "1"))
 _ASCII = {"−": "-", "·": "*", "→": "->", "←": "<-", "‖": "||", "∂": "d", "Σ": "sum", "σ": "sigmoid",

@@ -456,7 +456,8 @@ class _Layers:
         tex_symbol = symbol if symbol.isascii() else _GREEK[symbol]
         named = ft.partial(root, binder.of(target)) + accumulation.sign(target)
         formula = Piece(text.split(" = ", 1)[1], tex.split(" = ", 1)[1])
-        line = named + formula + Piece("   (", r"\quad (") + Piece(f"∂L/∂{symbol}", rf"\partial L / \partial {tex_symbol}") \
+        line = named + formula + Piece("   (", r"\quad (") \
+            + Piece(f"∂L/∂{symbol}", rf"\partial L / \partial {tex_symbol}") \
             + Piece(", ḡ = ", r",\ \bar{g} = ") + ft.partial(root, binder.of(call.output)) + same(")") \
             + TO + ft.shape(_shape_at(target)) + f"   [{rule.name}]"
         report._add("math", line)
@@ -464,8 +465,8 @@ class _Layers:
             report._add("note", f"{gloss}; rule not compared with the engine: {check.why}")
             return
         report.checks.append((rule.name, p, check.error))
-        report._add("note", f"{gloss}; the rule agrees with the engine's chain rule through {plural(size, 'primitive')} "
-                            f"to {number(check.error, 2)} (max relative difference)")
+        report._add("note", f"{gloss}; the rule agrees with the engine's chain rule through "
+                            f"{plural(size, 'primitive')} to {number(check.error, 2)} (max relative difference)")
 
 
 _GREEK = {"γ": r"\gamma", "β": r"\beta"}
@@ -491,8 +492,8 @@ def _element_section(report, graph, capture, binder, key, element):
     terms = []
     for node, flows in _consumers(graph, key).items():
         if node.n_outputs != 1 or np.prod(node.out_meta[0][0]) > ELEMENTS:
-            report._add("note", f"{node.name} makes {'several outputs' if node.n_outputs != 1 else 'too many elements'}:"
-                                " its terms are not written out")
+            what = "several outputs" if node.n_outputs != 1 else "too many elements"
+            report._add("note", f"{node.name} makes {what}: its terms are not written out")
             continue
         partials = sum(capture.partials(flow, element) for flow in flows)
         upstream = capture.grad(Edge(node, 0))

@@ -311,7 +311,10 @@ def _grid(label, array, visible=True):
     of more than 8 in rows of 4)."""
     array = np.asarray(array)
     across = array.size if array.size <= 8 else 4
-    rows = array.reshape(-1, array.shape[-1]) if array.ndim > 1 else [array[i:i + across] for i in range(0, array.size, across)]
+    if array.ndim > 1:
+        rows = array.reshape(-1, array.shape[-1])
+    else:
+        rows = [array[i:i + across] for i in range(0, array.size, across)]
     cells = []
     for i, row in enumerate(rows):
         head = f'<td align="left" valign="top" rowspan="{len(rows)}">{_ink(label, visible)}</td>' if i == 0 else ""
@@ -344,8 +347,8 @@ class _Scene:
         self.graph = graph = Graph(root)
         self.names = Names(graph, params)
         self.show_values, self.show_grads, self.show_saved = show_values, show_grads, show_saved
-        self.show_dtype, self.group_scopes, self.color_by, self.numbering = show_dtype, group_scopes, color_by, numbering
-        self.edge_labels = edge_labels
+        self.show_dtype, self.edge_labels, self.group_scopes = show_dtype, edge_labels, group_scopes
+        self.color_by, self.numbering = color_by, numbering
         self.layout = {"rankdir": rankdir, "dpi": dpi, "size": size if size is None or isinstance(size, str)
                        else ",".join(str(v) for v in size)}
         self.notes = []
@@ -817,7 +820,8 @@ class _Scene:
         layout = "".join(f", {k}={_quote(v)}" for k, v in self.layout.items() if v is not None)
         ranksep = 0.2 if self.layout["rankdir"] in ("LR", "RL") else 0.35
         lines = [
-            f'\tgraph [fontname="{FONT}", fontsize=11, labelloc=t, labeljust=l, nodesep=0.3, ranksep={ranksep}{layout}]\n',
+            f'\tgraph [fontname="{FONT}", fontsize=11, labelloc=t, labeljust=l, nodesep=0.3, ranksep={ranksep}'
+            f'{layout}]\n',
             f'\tnode [shape=plain, fontname="{FONT}", fontsize=10]\n',
             f'\tedge [fontname="{FONT}", fontsize=9, color="#555555", arrowsize=0.7]\n',
         ]

@@ -98,7 +98,8 @@ def _conv_rule(name, positions):
          "x": ("∂L/∂X = conv_full(ḡ, rot180 W)",
                r"\frac{\partial L}{\partial X} = \bar{g} \ast_{\mathrm{full}} \operatorname{rot}_{180^\circ}(W)",
                "the full convolution of ḡ (spread out by the stride) with the kernel rotated by 180°"),
-         "b": ("∂L/∂b = Σ ḡ", rf"\frac{{\partial L}}{{\partial b_k}} = \sum_{{{positions}}} \bar{{g}}_{{n,k,{positions[2:]}}}",
+         "b": ("∂L/∂b = Σ ḡ",
+               rf"\frac{{\partial L}}{{\partial b_k}} = \sum_{{{positions}}} \bar{{g}}_{{n,k,{positions[2:]}}}",
                "ḡ summed over the batch and every output position")},
         _conv_gradients, options=("stride", "padding", "dilation", "groups"))
 
@@ -168,7 +169,8 @@ def _cross_entropy_gradients(args, y, g):
 
 CROSS_ENTROPY = LayerRule(
     "cross_entropy", {"input": "X", "target": "t"},
-    ("L = −(1/N) Σₙ log pₙ,ₜₙ, p = softmax(X)", r"L = -\frac{1}{N} \sum_n \log p_{n, t_n},\ p = \operatorname{softmax}(X)"),
+    ("L = −(1/N) Σₙ log pₙ,ₜₙ, p = softmax(X)",
+     r"L = -\frac{1}{N} \sum_n \log p_{n, t_n},\ p = \operatorname{softmax}(X)"),
     {"input": ("∂L/∂X = (p − t)/N", r"\frac{\partial L}{\partial X} = \frac{p - t}{N}",
                "p = softmax(X) row by row, t the one-hot targets, N the rows that count (times ḡ)")},
     _cross_entropy_gradients, _cross_entropy_applies, options=("reduction",))
@@ -180,13 +182,15 @@ def _axis(args):
 
 SOFTMAX = LayerRule(
     "softmax", {"x": "X"}, ("Y = softmax(X)", r"Y = \operatorname{softmax}(X)"),
-    {"x": ("∂L/∂X = Y·(ḡ − Σⱼ ḡⱼ·Yⱼ)", r"\frac{\partial L}{\partial X} = Y \odot \left(\bar{g} - \sum_j \bar{g}_j Y_j\right)",
+    {"x": ("∂L/∂X = Y·(ḡ − Σⱼ ḡⱼ·Yⱼ)",
+           r"\frac{\partial L}{\partial X} = Y \odot \left(\bar{g} - \sum_j \bar{g}_j Y_j\right)",
            "elementwise, the sum along the softmax axis")},
     lambda args, y, g: {"x": y * (g - (g * y).sum(axis=_axis(args), keepdims=True))}, options=("axis",))
 
 LOG_SOFTMAX = LayerRule(
     "log_softmax", {"x": "X"}, ("Y = log softmax(X)", r"Y = \log \operatorname{softmax}(X)"),
-    {"x": ("∂L/∂X = ḡ − softmax(X)·Σⱼ ḡⱼ", r"\frac{\partial L}{\partial X} = \bar{g} - \operatorname{softmax}(X) \sum_j \bar{g}_j",
+    {"x": ("∂L/∂X = ḡ − softmax(X)·Σⱼ ḡⱼ",
+           r"\frac{\partial L}{\partial X} = \bar{g} - \operatorname{softmax}(X) \sum_j \bar{g}_j",
            "the sum along the softmax axis")},
     lambda args, y, g: {"x": g - np.exp(y) * g.sum(axis=_axis(args), keepdims=True)}, options=("axis",))
 
@@ -239,8 +243,9 @@ def _pool_rule(name, kind):
     vjp = ("∂L/∂X = ḡ / |w| to all of w",
            r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \frac{\bar{g}_w}{\lvert w \rvert}",
            "each window w shares its ḡ evenly among its |w| elements (zero padding counts)")
-    return LayerRule(name, {"x": "X"}, ("Y = mean of each window", r"Y_w = \frac{1}{\lvert w \rvert} \sum_{i \in w} X_i"),
-                     {"x": vjp}, _avg_pool_gradients, options=("kernel_size", "stride", "padding"))
+    forward = ("Y = mean of each window", r"Y_w = \frac{1}{\lvert w \rvert} \sum_{i \in w} X_i")
+    return LayerRule(name, {"x": "X"}, forward, {"x": vjp}, _avg_pool_gradients,
+                     options=("kernel_size", "stride", "padding"))
 
 
 MAX_POOL1D, MAX_POOL2D = _pool_rule("max_pool1d", "max"), _pool_rule("max_pool2d", "max")
@@ -282,7 +287,8 @@ def _batch_norm_gradients(args, y, g):
 
 
 BATCH_NORM = LayerRule(
-    "batch_norm", {"x": "X", "weight": "γ", "bias": "β"}, ("Y = γ·X̂ + β, X̂ = (X − μ)/σ", r"Y = \gamma \hat{X} + \beta"),
+    "batch_norm", {"x": "X", "weight": "γ", "bias": "β"},
+    ("Y = γ·X̂ + β, X̂ = (X − μ)/σ", r"Y = \gamma \hat{X} + \beta"),
     {"x": ("∂L/∂X = (ĝ − mean(ĝ) − X̂·mean(ĝ·X̂))/σ, ĝ = γ·ḡ",
            r"\frac{\partial L}{\partial X} = \frac{1}{\sigma}\left(\hat{g} - \operatorname{mean}(\hat{g})"
            r" - \hat{X} \operatorname{mean}(\hat{g} \hat{X})\right)",

@@ -151,7 +151,8 @@ def test_explain_with_respect_to_an_intermediate_tensor():
 def test_a_tensor_reached_twice_gets_one_assignment_then_accumulations():
     """Finding: for (h*h).sum() the line "∂L/∂v3 += ∂L/∂v4·v3" appeared twice, the first already with +=."""
     h = f64([1.0, -2.0, 0.5], name="h")
-    lines = [line.strip() for line in str(ag.explain((h * h).sum(), h)).splitlines() if line.strip().startswith("∂L/∂h")]
+    lines = [line.strip() for line in str(ag.explain((h * h).sum(), h)).splitlines()
+             if line.strip().startswith("∂L/∂h")]
     assert lines[0].startswith("∂L/∂h = ∂L/∂v1·h") and lines[1].startswith("∂L/∂h += ∂L/∂v1·h")
 
 
