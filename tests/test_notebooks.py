@@ -25,6 +25,7 @@ NAMES = [
     "05_train_a_cnn",
     "06_seeing_backprop_in_a_cnn",
     "07_higher_order_and_gradcheck",
+    "08_explore_backprop",
 ]
 PICTURES = ("image/png", "image/svg+xml")
 
@@ -43,7 +44,7 @@ def _pictures(cell):
     return {mime for out in cell.get("outputs", ()) for mime in out.get("data", {}) if mime in PICTURES}
 
 
-def test_the_seven_notebooks_and_their_sources_exist():
+def test_the_notebooks_and_their_sources_exist():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
     assert sorted(p.stem for p in (NOTEBOOKS / "src").glob("*.py")) == NAMES
 
