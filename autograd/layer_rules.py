@@ -16,6 +16,7 @@ numbers with the gradient the engine computed primitive by primitive: a rule is 
 """
 import functools
 import inspect
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -55,9 +56,14 @@ class LayerCall:
 
     def __init__(self, rule, signature, args, kwargs, node, scope):
         self.rule = rule
-        self.node = node  # the node that made the composite's output
+        self._node = weakref.ref(node)  # the node holds the call: a strong reference back would make a cycle
         self.scope = scope  # the scope the call ran in, its own name last
         self._call = (signature, args, kwargs)
+
+    @property
+    def node(self):
+        """The node that made the composite's output."""
+        return self._node()
 
     @functools.cached_property
     def args(self):

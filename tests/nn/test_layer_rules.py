@@ -148,3 +148,19 @@ def test_nothing_is_recorded_without_a_graph():
     assert y.grad_fn is None
     x = tensor(2, 3, 4, 4, grad=False)
     assert F.adaptive_avg_pool2d(x, (4, 4)).grad_fn is None
+
+
+def test_a_recorded_call_makes_no_reference_cycle():
+    """The output node holds its call; the call points back weakly, so the graph goes with its last tensor."""
+    import gc
+    import weakref
+
+    y = F.linear(tensor(2, 3), tensor(4, 3))
+    node = weakref.ref(y.grad_fn)
+    assert y.grad_fn.layer.node is y.grad_fn
+    gc.disable()
+    try:
+        del y
+        assert node() is None
+    finally:
+        gc.enable()
