@@ -124,7 +124,7 @@ SCRIPT = r"""
       el.classList.toggle("feeding", phase === "forward" && el.dataset.from === current);
     }
     const active = graph.querySelector("g.node.current, g.node.computing");
-    if (active) active.scrollIntoView({block: "nearest", inline: "nearest"});
+    if (active) active.scrollIntoView({block: "center", inline: "center"});
     document.body.dataset.step = step;
     document.body.dataset.phase = phase;
     document.body.dataset.current = current ?? "";

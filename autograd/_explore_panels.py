@@ -38,6 +38,7 @@ def _esc(text):
 
 
 _ENTITY = re.compile(r"&#x0*([0-9A-Fa-f]+);")
+_TEXT = re.compile(r"\\text\{([^{}]*)\}")
 _SAFE = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 
 
@@ -51,6 +52,8 @@ def _mathml(tex):
 def math_html(piece):
     """A Piece (or LaTeX text) as inline MathML; its plain text where the converter cannot read it."""
     tex = ft.render(piece.raw_tex, tex=True) if isinstance(piece, ft.Piece) else piece
+    # inside \text{…} the converter would print an escaped underscore `\_` as it is: give it the plain one
+    tex = _TEXT.sub(lambda m: "\\text{" + m.group(1).replace("\\_", "_") + "}", tex)
     try:
         return _mathml(tex)
     except Exception:  # a formula the converter cannot parse still reads as text
@@ -142,7 +145,7 @@ def tensor_html(array, heatmaps=True):
     if not heatmaps:
         return stats
     uri, note = heatmap(values)
-    scale = max(1, min(12, 240 // max(_tiles(values).shape[1], 1)))
+    scale = max(1, min(12, 360 // max(_tiles(values).shape[1], 1)))
     return (f"<img class='heatmap' alt='heatmap' src='{uri}' style='zoom: {scale}'>" + stats
             + (f"<p class='note'>{_esc(note)}</p>" if note else ""))
 
