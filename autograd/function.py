@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .graph import Node, VersionCounter
-from .grad_mode import state
+from .grad_mode import ANOMALY, GRAD_ENABLED, SCOPE
 from .tensor import Tensor
 
 #: Every built-in primitive by name: the table of derivative rules (see `autograd.ops`).
@@ -177,16 +177,21 @@ class Function(Node):
     def apply(cls, *args, **kwargs):
         """Run forward on the inputs' arrays; record a node when grad mode is on and an input requires grad."""
         ctx = _new(cls)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        if state.grad_enabled and cls.differentiable:
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    _link(ctx, args, kwargs)
-                    return _record(ctx, cls.forward(ctx, *arrays, **kwargs), args, arrays)
+        arrays = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                record = record or a._requires_grad
+            else:
+                arrays.append(a)
+        if record and GRAD_ENABLED.get() and cls.differentiable:
+            _link(ctx, args, kwargs)
+            return _record(ctx, cls.forward(ctx, *arrays, **kwargs), args, arrays)
         n = len(args)
         ctx.needs_input_grad = _NONE_NEEDED[n] if n < len(_NONE_NEEDED) else (False,) * n
         out = cls.forward(ctx, *arrays, **kwargs)
-        if type(out) is not tuple and not state.anomaly:
+        if type(out) is not tuple and not ANOMALY.get():
             result = _wrap(out)
             if cls.view:
                 _share_version(result, args[0], None)
@@ -203,7 +208,7 @@ def _outputs(cls, out):
     """forward's result as a tuple of arrays (checked for NaN/inf under detect_anomaly)."""
     outs = tuple([o.data if isinstance(o, Tensor) else np.asarray(o)
                   for o in (out if type(out) is tuple else (out,))])
-    if state.anomaly:
+    if ANOMALY.get():
         _check_finite_forward(cls, outs)
     return outs
 
@@ -229,6 +234,7 @@ def _link(ctx, args, kwargs):
     slots = []
     meta = []
     versions = []
+    needs = []
     constants = None
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
@@ -239,12 +245,14 @@ def _link(ctx, args, kwargs):
                 versions.append(None)
                 inputs.append(node)
                 slots.append(a._out_idx)
+                needs.append(True)
                 continue
             counter = a._vc
             versions.append(0 if counter is None else counter.value)
             if a._requires_grad:
                 inputs.append(a._accumulator or a._grad_accumulator())
                 slots.append(0)
+                needs.append(True)
                 continue
             value = data
             if a._name is not None:
@@ -256,17 +264,18 @@ def _link(ctx, args, kwargs):
         constants = [(i, value)] if constants is None else constants + [(i, value)]
         inputs.append(None)
         slots.append(0)
+        needs.append(False)
     ctx.inputs = tuple(inputs)
-    key = (tuple(slots), tuple(meta), tuple(versions), tuple([node is not None for node in inputs]))
+    key = (tuple(slots), tuple(meta), tuple(versions), tuple(needs))
     ctx.input_slots, ctx.in_meta, ctx.in_versions, ctx.needs_input_grad = _SHARED.setdefault(key, key)
     if constants is not None:
         ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
     if kwargs:
         ctx.options = kwargs
-    ctx.scope = state.scope
+    ctx.scope = SCOPE.get()
     ctx.saved = ()
     ctx.released = False
-    if state.anomaly:
+    if ANOMALY.get():
         ctx.site = _creation_site()
 
 
@@ -280,7 +289,7 @@ def _record(ctx, out, args, arrays):
     """After the forward: keep its outputs, resolve what it saved, wrap the outputs as ctx's."""
     if len(_SHARED) > 100_000:  # shapes vary without bound in odd programs: keep the table small
         _SHARED.clear()
-    if type(out) is not tuple and not state.anomaly:
+    if type(out) is not tuple and not ANOMALY.get():
         outs = (out if type(out) is np.ndarray else np.asarray(out),)
         key = ((outs[0].shape, outs[0].dtype),)
         ctx.out_meta = _SHARED.setdefault(key, key)
@@ -326,7 +335,7 @@ def _resolve_saved(ctx, args, arrays, returned):
         if isinstance(item, Tensor):
             saved.append(item)
             counter = item._vc
-            versions.append(item._version if counter is None else counter.value)
+            versions.append(counter.value if counter is not None else item._version if item._node is not None else 0)
             continue
         slot = _output_position(item, returned, ctx.outputs)
         if slot is not None:

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .grad_mode import state
+from .grad_mode import GRAD_ENABLED
 
 
 class Edge(NamedTuple):
@@ -132,7 +132,7 @@ class AccumulateGrad(Node):
             return ()
         if leaf.grad is not None:
             leaf.grad = leaf.grad + g
-        elif g._node is not None and state.grad_enabled:  # create_graph: the gradient keeps its graph
+        elif g._node is not None and GRAD_ENABLED.get():  # create_graph: the gradient keeps its graph
             leaf.grad = g
         else:  # VJPs may return views, or one g for two inputs: copy, so later in-place updates are safe
             leaf.grad = type(g)._wrap(np.array(g.data, dtype=leaf.data.dtype, order="C"))

@@ -14,7 +14,7 @@ import numpy as np
 from . import ops as _ops  # the package imports `ops` before this module (ops -> function -> tensor)
 from .dtypes import get_default_dtype, is_float
 from .graph import AccumulateGrad, VersionCounter
-from .grad_mode import state
+from .grad_mode import GRAD_ENABLED
 
 
 def _as_array(data, dtype=None):
@@ -253,7 +253,7 @@ class Tensor:
     # -- in-place writes (version counted, so a saved tensor changed later is caught) ---
     def _check_inplace(self, op):
         """Refuse writes that would corrupt a graph; count the others on the shared version."""
-        if self._requires_grad and self._node is None and state.grad_enabled:
+        if self._requires_grad and self._node is None and GRAD_ENABLED.get():
             raise RuntimeError(
                 f"{op}: a leaf tensor that requires grad cannot be modified in place while "
                 "recording; wrap the update in `with no_grad():`"
@@ -266,7 +266,7 @@ class Tensor:
         self._version_counter().value += 1
 
     def __setitem__(self, index, value):
-        if isinstance(value, Tensor) and value._requires_grad and state.grad_enabled:
+        if isinstance(value, Tensor) and value._requires_grad and GRAD_ENABLED.get():
             raise RuntimeError(
                 "__setitem__: writing a tensor that requires grad into another tensor would drop its "
                 "gradient; build the result out of place (ag.where, ag.concatenate, ag.index_add)"
