@@ -10,6 +10,7 @@ from .runtime import tune_allocator
 from .parallel import get_num_threads, set_num_threads
 from . import ops  # first: the primitives, then Tensor (whose methods call them)
 from . import functional, viz
+from ._capture import StaleGraphError
 from .anomaly import detect_anomaly
 from .creation import (arange, empty, eye, from_numpy, full, full_like, generator, linspace, manual_seed, ones,
                        ones_like, rand, randint, randn, randn_like, tensor, zeros, zeros_like)
@@ -25,6 +26,7 @@ from .tensor import Tensor
 tune_allocator()  # reuse freed activation buffers instead of page-faulting fresh ones every step
 
 __all__ = [
+    "StaleGraphError",
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like",
     "empty", "eye", "full_like", "linspace", "randint", "randn_like",
     "manual_seed", "generator", "set_default_dtype", "get_default_dtype", "backward", "grad", "Function",
