@@ -34,11 +34,11 @@ from ._explore_questions import EXERCISES, choose
 from ._explore_svg import SlotScene, render, slot
 from . import _formula_text as ft
 from ._graph_walk import number, plural
+from .explain import LEVELS
 from .graph import AccumulateGrad, Edge
 
 __all__ = ["explore", "Explorer"]
 
-LEVELS = ("primitive", "layer")
 SMALL = 16  # tensors with at most this many elements show their numbers as a grid
 _CHAIN = re.compile(r"(.+) · (.+) → (.+)")
 
@@ -71,7 +71,6 @@ class _Timeline:
         self.backward = backward
         self.forward_step = {unit.id: i + 1 for i, unit in enumerate(self.forward)}
         self.backward_step = {unit.id: len(units) + i + 1 for i, unit in enumerate(backward)}
-        self.last = 2 * len(units)
         self.unit_of = scene.unit_of
 
     def made(self, key):
@@ -109,8 +108,7 @@ class Explorer:
         if np.size(loss.data) != 1:
             raise ValueError(f"explore: the loss must have one element (reduce it first), got shape {loss.shape}")
         self._slots, self._seed = [], seed
-        scene = SlotScene(loss, params, self._rows, self._edge, collapse=True if level == "layer" else (),
-                          show_values="auto")
+        scene = SlotScene(loss, params, self._rows, self._edge, collapse=True if level == "layer" else ())
         if scene.capture.freed:
             raise RuntimeError("explore: the graph's values were freed by backward(); call viz.explore before "
                                "loss.backward(), or after loss.backward(retain_graph=True)")
