@@ -90,11 +90,18 @@ def current_scope():
     return SCOPE.get()
 
 
+class ScopeName(str):
+    """One entry of the scope stack: text like any string, but a new object per `scope()` call, so two
+    calls of one composite in one place (two conv2d layers in a Sequential) stay apart by identity."""
+
+    __slots__ = ()
+
+
 @contextlib.contextmanager
 def scope(name):
     """Push `name` on this thread's scope stack while the body runs (`features.0 (Conv2d)`, `conv2d`)."""
     previous = SCOPE.get()
-    SCOPE.set(previous + (name,))
+    SCOPE.set(previous + (ScopeName(name),))
     try:
         yield
     finally:

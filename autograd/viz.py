@@ -383,11 +383,12 @@ class _Scene:
         return None
 
     def _assign(self, names, collapse_all, depth):
-        """node -> unit key: the node itself, or ("box", scope prefix) when collapsed."""
+        """node -> unit key: the node itself, or ("box", scope prefix, its entries' identities) when
+        collapsed: one box per call of a composite, even for two calls in the same place."""
         keys = {}
         for node in self.graph.nodes:
             prefix = self._box_prefix(node.scope, names, collapse_all, depth)
-            keys[node] = node if prefix is None else ("box", prefix)
+            keys[node] = node if prefix is None else ("box", prefix, tuple(map(id, prefix)))
         return keys
 
     def _make_units(self, collapse, max_nodes):

@@ -533,3 +533,17 @@ def test_without_any_renderer_the_error_says_how_to_get_one(monkeypatch):
         viz.renderer()
     o, _ = neuron()
     assert "TanhBackward" in viz.draw(o).source  # the DOT text still works
+
+
+def test_two_calls_of_one_composite_in_one_scope_are_two_boxes():
+    import nn.functional as F
+
+    x = ag.randn(1, 1, 6, 6)
+    w1, w2 = ag.randn(2, 1, 3, 3, requires_grad=True), ag.randn(1, 2, 3, 3, requires_grad=True)
+    source = viz.dot(F.conv2d(F.relu(F.conv2d(x, w1)), w2).sum(), collapse=True)
+    boxes = [name for name, label in nodes(source).items() if "<b>conv2d" in label]
+    assert len(boxes) == 2
+    relu = next(name for name, label in nodes(source).items() if "ReluBackward" in label)
+    pairs = {(a, b) for a, b, _ in edges(source)}
+    assert (boxes[1], relu) in pairs or (boxes[0], relu) in pairs
+    assert not ({(boxes[0], relu), (relu, boxes[0])} <= pairs), "no cycle conv2d → relu → conv2d"
