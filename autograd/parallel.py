@@ -27,9 +27,12 @@ import threading
 from threadpoolctl import ThreadpoolController
 
 ENV = "CHAINRULE_NUM_THREADS"
-#: Below this many elements (or multiply-adds) of work, a region runs serially: a hand-off to a
-#: pool thread costs ~20 µs, what NumPy moves in about this much work.
+#: Below this many elements of work (values copied or added), a region runs serially: a hand-off to a
+#: pool thread costs ~20 µs, about what NumPy takes to move this many float32 values.
 MIN_WORK = 1 << 16
+#: A multiply-add of a GEMM counts as this fraction of an element of work (BLAS does ~16 in the time
+#: NumPy copies one value).
+MACS_PER_ELEMENT = 16
 
 
 def _default_threads():
@@ -120,7 +123,7 @@ def parts(n, count):
 def run(fn, n, work=None):
     """Call fn(start, stop) over contiguous parts of range(n), in parallel when it pays.
 
-    `work` is the region's total size in elements or multiply-adds (default n); below MIN_WORK,
+    `work` is the region's total size in elements (default n; see MACS_PER_ELEMENT); below MIN_WORK,
     with one thread, with n < 2, or while another region runs, fn(0, n) runs in this thread.
     """
     count = min(_threads, n)

@@ -7,8 +7,12 @@ runs inside `scope(name)`, so backward graphs show it as one cluster.
 Convolution and pooling are built on one adjoint pair, `unfold` (im2col) and
 `fold` (col2im). `unfold` lays windows out as (N, C, KH, KW, OH, OW), so
 
-    conv:  pad → unfold → reshape (N, G, C/G·KH·KW, OH·OW) → W (G, K/G, C/G·KH·KW) @ cols → (N, K, OH, OW)
+    conv:  pad → unfold → reshape (N, G, C/G·KH·KW, OH·OW) → shared_matmul(W, cols) → (N, K, OH, OW)
     pool:  pad → unfold → max or mean over the kernel axes (2, 3)
+
+For speed the convolution picks its windows' layout by shape (the math is the same; see `_conv_layout`):
+chunks of images with the batch innermost for small images, the wide stride-1 pair `unfold_wide` /
+`fold_wide` for large ones.
 
 Shapes follow PyTorch (NCHW, weights (K, C/groups, KH, KW)).
 """
@@ -140,8 +144,10 @@ def _out_size(padded, kernel, stride, dilation):
 
 
 def _conv_layout(x, w, pads, kernel, stride, out):
-    """The faster layout for this shape: wide for stride-1 rows nearly as wide as the padded input, else chunks."""
-    if len(kernel) == 2 and stride == (1, 1) and x.shape[3] + sum(pads[1]) <= out[1] * (1 + WIDE_EXTRA):
+    """The faster layout: wide when the input needs a gradient (the wide fold is what pays) and, stride 1, the
+    output rows are nearly as wide as the padded input; else chunks."""
+    if (x.requires_grad and len(kernel) == 2 and stride == (1, 1)
+            and x.shape[3] + sum(pads[1]) <= out[1] * (1 + WIDE_EXTRA)):
         return _conv_wide
     return _conv_chunks
 
@@ -219,7 +225,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     OH = ⌊(H + 2·p₀ − d₀·(KH − 1) − 1) / s₀⌋ + 1. A true (flipped-kernel) convolution is this with
     w rotated by 180°. stride, padding, dilation: int or pair; padding also 'valid' or 'same' (stride 1 only;
     an odd total d·(k − 1) puts the extra row/column at the bottom/right, like PyTorch).
-    Computed as pad → unfold → one batched matmul per group → reshape (+ bias).
+    Computed as pad → unfold → one matrix product per group and image (or chunk of images) → reshape (+ bias).
     """
     return _conv(x, w, b, stride, padding, dilation, groups, "conv2d", 2)
 

@@ -41,7 +41,8 @@ class SharedMatmul(Function):
         ctx.save_for_backward(w, x)
         N, G, D, L = x.shape
         y = np.empty((N, G, w.shape[1], L), dtype=np.result_type(w, x))
-        parallel.run(lambda start, stop: np.matmul(w, x[start:stop], out=y[start:stop]), N, y.size * D)
+        work = y.size * D // parallel.MACS_PER_ELEMENT
+        parallel.run(lambda start, stop: np.matmul(w, x[start:stop], out=y[start:stop]), N, work)
         return y
 
     @staticmethod
@@ -67,7 +68,7 @@ class OuterSum(Function):
         def products(start, stop):
             np.matmul(b[start:stop], _mT(a[start:stop]), out=each[start:stop])
 
-        parallel.run(products, N, each.size * L)
+        parallel.run(products, N, each.size * L // parallel.MACS_PER_ELEMENT)
         return np.ascontiguousarray(_mT(each.sum(axis=0)))
 
     @staticmethod

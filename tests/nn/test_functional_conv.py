@@ -310,12 +310,13 @@ def test_chunks_hold_a_few_megabytes_and_divide_the_batch_when_they_can(N, image
 
 
 def test_conv_layout_is_chosen_by_shape():
-    def layout(xs, K, k, **kwargs):
-        x, w = ag.zeros(*xs), ag.zeros(K, xs[1], k, k)
+    def layout(xs, K, k, requires_grad=True, **kwargs):
+        x, w = ag.zeros(*xs, requires_grad=requires_grad), ag.zeros(K, xs[1], k, k)
         y = F.conv2d(x, w, **kwargs)
         pads = ((kwargs.get("padding", 0),) * 2,) * 2
         return F._conv_layout(x, w, pads, (k, k), (kwargs.get("stride", 1),) * 2, tuple(y.shape[2:])).__name__
 
     assert layout((8, 64, 56, 56), 64, 3, padding=1) == "_conv_wide"  # 58 wide for 56 outputs
+    assert layout((8, 64, 56, 56), 64, 3, padding=1, requires_grad=False) == "_conv_chunks"  # no fold to speed up
     assert layout((64, 6, 12, 12), 16, 5) == "_conv_chunks"  # 12 wide for 8 outputs
     assert layout((8, 64, 56, 56), 64, 3, padding=1, stride=2) == "_conv_chunks"
