@@ -126,15 +126,14 @@ def run(fn, n, work=None):
     `work` is the region's total size in elements (default n; see MACS_PER_ELEMENT); below MIN_WORK,
     with one thread, with n < 2, or while another region runs, fn(0, n) runs in this thread.
     """
-    count = min(_threads, n)
-    if count < 2 or (n if work is None else work) < MIN_WORK or not _region.acquire(blocking=False):
+    if _threads < 2 or n < 2 or (n if work is None else work) < MIN_WORK or not _region.acquire(blocking=False):
         fn(0, n)
         return
     global _pool
-    try:
+    try:  # _threads and _pool change only under _region
         if _pool is None:
             _pool = _Pool(_threads)
-        pieces = parts(n, count)
+        pieces = parts(n, _threads)
         results = queue.SimpleQueue()
         blas = _blas_controllers()
         saved = [lib.get_num_threads() for lib in blas]
