@@ -136,7 +136,7 @@ def _conv(x, w, b, stride, padding, dilation, groups, op, n):
 # The GEMMs and the window copies split their batch over autograd.parallel's threads.
 CHUNK_BYTES = 4 << 20  # the columns of one chunk of images: a few MB, in cache and below glibc's mmap threshold
 CHUNK_POSITIONS = 768  # images with at least this many output positions make wide enough GEMMs alone
-WIDE_EXTRA = 0.1  # at most this fraction of extra (wrapped-around) GEMM columns in the wide layout
+WIDE_EXTRA = 0.2  # at most this fraction of extra (wrapped-around) GEMM columns in the wide layout
 
 
 def _out_size(padded, kernel, stride, dilation):
@@ -144,9 +144,9 @@ def _out_size(padded, kernel, stride, dilation):
 
 
 def _conv_layout(x, w, pads, kernel, stride, out):
-    """The faster layout: wide when the input needs a gradient (the wide fold is what pays) and, stride 1, the
-    output rows are nearly as wide as the padded input; else chunks."""
-    if (x.requires_grad and len(kernel) == 2 and stride == (1, 1)
+    """Chunks of images for small outputs; for large ones the wide layout when it pays (the input needs a
+    gradient: its fold is what gets faster; stride 1; output rows nearly as wide as the padded input)."""
+    if (math.prod(out) >= CHUNK_POSITIONS and x.requires_grad and len(kernel) == 2 and stride == (1, 1)
             and x.shape[3] + sum(pads[1]) <= out[1] * (1 + WIDE_EXTRA)):
         return _conv_wide
     return _conv_chunks

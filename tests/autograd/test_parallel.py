@@ -126,20 +126,20 @@ def test_blas_runs_on_one_thread_inside_a_region_and_gets_its_threads_back(threa
     assert [lib.get_num_threads() for lib in libs] == before
 
 
-LAYOUTS = [  # (batch, conv2d kwargs, bytes of columns per chunk): each of nn.functional's conv layouts
-    (12, dict(padding=1), None),  # wide
-    (12, dict(stride=2, padding=1), None),  # the whole batch in one chunk
-    (12, dict(stride=2, padding=1), 100_000),  # 4 chunks of 3 images
-    (7, dict(stride=2, padding=1, dilation=2, groups=2), 100_000),  # 3 chunks of 3: two zero images padded
-    (5, dict(stride=2), 1),  # one image per chunk
+LAYOUTS = [  # (batch, conv2d kwargs, nn.functional settings): each of the conv layouts
+    (12, dict(padding=1), dict(CHUNK_POSITIONS=1)),  # wide
+    (12, dict(stride=2, padding=1), {}),  # the whole batch in one chunk
+    (12, dict(stride=2, padding=1), dict(CHUNK_BYTES=100_000)),  # 4 chunks of 3 images
+    (7, dict(stride=2, padding=1, dilation=2, groups=2), dict(CHUNK_BYTES=100_000)),  # 3 chunks of 3: 2 padded
+    (5, dict(stride=2), dict(CHUNK_POSITIONS=1)),  # one image per chunk
 ]
 
 
-@pytest.mark.parametrize("N, kwargs, chunk_bytes", LAYOUTS)
-def test_one_and_two_threads_give_bit_identical_results(threads, monkeypatch, N, kwargs, chunk_bytes):
+@pytest.mark.parametrize("N, kwargs, settings", LAYOUTS)
+def test_one_and_two_threads_give_bit_identical_results(threads, monkeypatch, N, kwargs, settings):
     """Every part is an independent slice of the batch and sums over the batch run in one order afterwards."""
-    if chunk_bytes:
-        monkeypatch.setattr(F, "CHUNK_BYTES", chunk_bytes)
+    for name, value in settings.items():
+        monkeypatch.setattr(F, name, value)
     arrays = conv_arrays(N=N, groups=kwargs.get("groups", 1))
     threads(1)
     serial = conv_step(*arrays, **kwargs)

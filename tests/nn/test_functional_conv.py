@@ -262,7 +262,7 @@ LAYOUT_CASES = [  # x shape, w shape, kwargs
     ((4, 6, 9, 10), (6, 1, 3, 3), dict(padding="same", groups=6)),
 ]
 LAYOUTS = {  # module settings that force each layout
-    "wide": dict(WIDE_EXTRA=100.0),
+    "wide": dict(WIDE_EXTRA=100.0, CHUNK_POSITIONS=1),
     "one_chunk": dict(WIDE_EXTRA=-1.0, CHUNK_BYTES=1 << 30),
     "chunks_of_2": dict(WIDE_EXTRA=-1.0, CHUNK_BYTES=None),  # filled in per case: two images' columns
     "per_image": dict(WIDE_EXTRA=-1.0, CHUNK_BYTES=1),
@@ -319,4 +319,5 @@ def test_conv_layout_is_chosen_by_shape():
     assert layout((8, 64, 56, 56), 64, 3, padding=1) == "_conv_wide"  # 58 wide for 56 outputs
     assert layout((8, 64, 56, 56), 64, 3, padding=1, requires_grad=False) == "_conv_chunks"  # no fold to speed up
     assert layout((64, 6, 12, 12), 16, 5) == "_conv_chunks"  # 12 wide for 8 outputs
+    assert layout((64, 1, 28, 28), 6, 5) == "_conv_chunks"  # 576 outputs per image: chunks of images
     assert layout((8, 64, 56, 56), 64, 3, padding=1, stride=2) == "_conv_chunks"
