@@ -16,9 +16,11 @@ training thread) or that is itself a pool worker runs its parts serially, so cha
 more than `get_num_threads()` threads of its own, cannot deadlock on its pool, and stays correct
 under the user's threads; the pool is dropped in a forked child (whose copy has no threads).
 
-Measured on 2 cores (conv fwd+bwd, batch split over 2 threads, BLAS at 1 thread, against
-OpenBLAS's own 2 threads): the GEMMs of N32 C16 32² K32 3×3 run 1.6× faster, unfold and fold
-1.1–1.8×; the single big GEMMs of N8 C64 56² gain nothing (BLAS threads them well already).
+Measured on 2 cores (batch split over 2 threads, BLAS at 1 thread, against one thread with
+OpenBLAS's own 2 threads): the three GEMMs of N32 C16 32² K32 3×3 14 → 8.5 ms; fold 1.8–1.9× and
+unfold 1.1–1.2× faster on N32 C16 32² and N8 C64 56² 3×3 convs; the single big GEMMs of N8 C64 56²
+gain nothing (BLAS threads them well already), and on small arrays a hand-off costs more than it
+saves (hence MIN_WORK).
 """
 import os
 import queue

@@ -11,11 +11,12 @@ and a convolution's GEMM is as wide as a chunk (the layout nn.functional uses fo
 Fold adds each window back, so fold is exactly unfold's transpose: ⟨unfold(x), c⟩ = ⟨x, fold(c)⟩.
 Convolution and pooling are composites over this pair.
 
-Speed (measured on 2 cores, see parallel.py for the threads): unfold is one strided copy from an
-`as_strided` view of every window (1.2–2× faster than one copy per kernel offset on conv and
-pooling shapes); fold adds one strided slice per kernel offset, and assigns instead of adding when
-windows do not overlap (pooling with kernel = stride: 2.7× faster). Both split their leading axis
-over `parallel.run` (the channels when there is one chunk).
+Speed (CPU time at one thread; see parallel.py for the threads): unfold is one strided copy from an
+`as_strided` view of every window, 1.5–1.65× faster than one copy per kernel offset (and per band of
+rows) on conv shapes (N8 C64 58² 3×3: 7.4 → 4.5 ms); fold adds one strided slice per kernel offset,
+and assigns instead of adding when windows do not overlap (pooling with kernel = stride, (64, 6, 24, 24):
+0.44 → 0.20 ms). Large stride-1 convolutions use the wide pair below, whose fold is faster still.
+Both split their leading axis over `parallel.run` (the channels when there is a single chunk).
 """
 import itertools
 
@@ -125,8 +126,9 @@ class Fold(Function):
 #     cols[n, c, i, j, t] = x_flat[n, c, t + i·d₀·W + j·d₁],   t < L = OH·W − d₁·(KW − 1)
 #
 # (the last d₁·(KW − 1) columns of each row, past the image's end, are 0). Fold is then KH·KW
-# contiguous adds. Measured on conv shapes: unfold 1.1–3× and fold 1.1–1.7× faster than the
-# strided pair (N8 C64 56² 3×3: fold 10.3 → 2.9 ms), at the price of W/OW more GEMM columns.
+# contiguous adds of long runs. Measured (CPU time, one thread) against the strided pair: fold
+# 14.5 → 5.0 ms on N8 C64 58² 3×3 and 5.4 → 4.2 ms on N32 C16 34² 3×3, unfold about the same, at
+# the price of W/OW more GEMM columns (see nn.functional for when it pays).
 def _wide_sizes(spatial, kernel, dilation):
     """OH, OW, and L, the wide positions whose window lies inside the flat image."""
     (H, W), (KH, KW), (d0, d1) = spatial, kernel, dilation
