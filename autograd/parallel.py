@@ -2,14 +2,20 @@
 
 NumPy releases the GIL inside its copies, ufunc loops and BLAS calls, so threads that each take
 a slice of the batch run on separate cores. `run(fn, n)` calls fn(start, stop) on contiguous
-parts of range(n), one part per thread, the caller's thread taking the first part. While the
-parts run, BLAS is pinned to one thread (threadpoolctl), so T threads × B BLAS threads never
-oversubscribe the cores; it is restored afterwards, so BLAS calls outside a parallel region (a
-user's own matmul, an MLP) keep BLAS's own threading.
+parts of range(n), one part per thread, the caller's thread taking the first part.
 
-Results do not depend on the thread count: the parts are independent slices of the batch
-(images, or image × channel rows), each computed exactly as a serial loop would, and any sum
-over the batch is taken afterwards in one fixed order.
+While the pool exists (get_num_threads() > 1, from the first parallel region on), BLAS runs on one
+thread (threadpoolctl): the pool's threads take its place, so T threads × B BLAS threads never
+oversubscribe the cores. Toggling BLAS's threads per region is not enough: after a call on two
+threads OpenBLAS's worker spins for a while, against the pool (measured on conv N64 C6 12² under
+load: 47 ms a step against 8 ms with BLAS on one thread). `set_num_threads(1)` gives BLAS its
+threads back.
+
+The parts are independent slices of the batch (images, or channels, or a GEMM's columns), each
+computed as a serial loop would, and any sum over the batch is taken afterwards in one fixed order.
+So the window primitives (unfold, fold, pooling) give bit-identical results for any thread count;
+a GEMM can differ in its last bits, because BLAS may sum a dot product in another order when its
+matrix is cut differently or when it runs on its own threads (1 thread: BLAS's own threading).
 
 Safety: one parallel region runs at a time. A thread that finds the pool busy (a user's second
 training thread) or that is itself a pool worker runs its parts serially, so chainrule never runs
@@ -58,12 +64,14 @@ def _checked(n):
 
 
 class _Pool:
-    """n − 1 daemon worker threads, each taking (fn, start, stop, results) from its own queue."""
+    """n − 1 daemon worker threads, each taking (fn, start, stop, results) from its own queue; BLAS on one
+    thread while they exist."""
 
     def __init__(self, n):
         self.queues = [queue.SimpleQueue() for _ in range(n - 1)]
         for q in self.queues:
             threading.Thread(target=self._work, args=(q,), name="chainrule-worker", daemon=True).start()
+        _pin_blas()
 
     @staticmethod
     def _work(q):
@@ -81,12 +89,14 @@ class _Pool:
     def close(self):
         for q in self.queues:
             q.put(None)
+        _unpin_blas()
 
 
 _threads = _default_threads()
 _pool = None
 _region = threading.Lock()  # held by the one thread whose parts are running on the pool
 _blas = None  # threadpoolctl's controllers of the loaded BLAS libraries, found on first use
+_blas_threads = None  # BLAS's own thread counts while chainrule holds it at one thread
 
 
 def get_num_threads():
@@ -95,7 +105,7 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Use n threads for intra-op parallelism (1: everything in the calling thread, BLAS untouched).
+    """Use n threads for intra-op parallelism (1: everything in the calling thread, BLAS on its own threads).
 
     The default is CHAINRULE_NUM_THREADS, else the number of cores this process may run on.
     """
@@ -113,6 +123,22 @@ def _blas_controllers():
     if _blas is None:
         _blas = ThreadpoolController().select(user_api="blas").lib_controllers
     return _blas
+
+
+def _pin_blas():
+    """BLAS on one thread, remembering its own thread counts."""
+    global _blas_threads
+    if _blas_threads is None:
+        _blas_threads = [lib.get_num_threads() for lib in _blas_controllers()]
+    for lib in _blas_controllers():
+        lib.set_num_threads(1)
+
+
+def _unpin_blas():
+    global _blas_threads
+    for lib, threads in zip(_blas_controllers(), _blas_threads or ()):
+        lib.set_num_threads(threads)
+    _blas_threads = None
 
 
 def parts(n, count):
@@ -137,23 +163,15 @@ def run(fn, n, work=None):
             _pool = _Pool(_threads)
         pieces = parts(n, _threads)
         results = queue.SimpleQueue()
-        blas = _blas_controllers()
-        saved = [lib.get_num_threads() for lib in blas]
-        for lib in blas:
-            lib.set_num_threads(1)
+        for q, (start, stop) in zip(_pool.queues, pieces[1:]):
+            q.put((fn, start, stop, results))
+        error = None
         try:
-            for q, (start, stop) in zip(_pool.queues, pieces[1:]):
-                q.put((fn, start, stop, results))
-            error = None
-            try:
-                fn(*pieces[0])
-            except BaseException as e:
-                error = e
-            for _ in pieces[1:]:  # wait for every part before raising or returning
-                error = results.get() or error
-        finally:
-            for lib, threads in zip(blas, saved):
-                lib.set_num_threads(threads)
+            fn(*pieces[0])
+        except BaseException as e:
+            error = e
+        for _ in pieces[1:]:  # wait for every part before raising or returning
+            error = results.get() or error
         if error is not None:
             raise error
     finally:
@@ -161,7 +179,8 @@ def run(fn, n, work=None):
 
 
 def _forget_pool_in_child():
-    """A forked child inherits the pool object but not its threads: start a fresh one on demand."""
+    """A forked child inherits the pool object but not its threads: start a fresh one on demand (BLAS stays
+    on one thread, as in the parent)."""
     global _pool, _region
     _pool = None
     _region = threading.Lock()

@@ -23,6 +23,19 @@ from ..function import Formula, Function, primitive
 from .shape import swapaxes
 
 
+def _matmul(a, b, out):
+    """out = a @ b, split over `parallel`'s threads by items of the batch (axis 0 of b and out), or by
+    columns when the batch has one item. Each output element is the same dot product either way."""
+    work = out.size * a.shape[-1] // parallel.MACS_PER_ELEMENT
+    if out.shape[0] > 1:
+        batched = a.ndim == out.ndim
+        parallel.run(lambda start, stop: np.matmul(a[start:stop] if batched else a, b[start:stop],
+                                                   out=out[start:stop]), out.shape[0], work)
+    else:
+        parallel.run(lambda start, stop: np.matmul(a, b[..., start:stop], out=out[..., start:stop]),
+                     out.shape[-1], work)
+
+
 @primitive
 class SharedMatmul(Function):
     name = "shared_matmul"
@@ -35,8 +48,7 @@ class SharedMatmul(Function):
         ctx.save_for_backward(w, x)
         N, G, D, L = x.shape
         y = np.empty((N, G, w.shape[1], L), dtype=np.result_type(w, x))
-        work = y.size * D // parallel.MACS_PER_ELEMENT
-        parallel.run(lambda start, stop: np.matmul(w, x[start:stop], out=y[start:stop]), N, work)
+        _matmul(w, x, y)
         return y
 
     @staticmethod
@@ -55,14 +67,9 @@ class OuterSum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        N, G, K, L = a.shape
-        D = b.shape[2]
-        each = np.empty((N, G, K, D), dtype=np.result_type(a, b))  # a[n]·b[n]ᵀ for every n
-
-        def products(start, stop):
-            np.matmul(a[start:stop], np.swapaxes(b[start:stop], -1, -2), out=each[start:stop])
-
-        parallel.run(products, N, each.size * L // parallel.MACS_PER_ELEMENT)
+        N, G, K, _ = a.shape
+        each = np.empty((N, G, K, b.shape[2]), dtype=np.result_type(a, b))  # a[n]·b[n]ᵀ for every n
+        _matmul(a, np.swapaxes(b, -1, -2), each)
         return each.sum(axis=0)
 
     @staticmethod
