@@ -67,14 +67,12 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                 node.release()
             for child, slot, g in zip(node.inputs, node.input_slots, grads):
                 if g is not None:
-                    waiting = pending.get(child)
-                    if waiting is None:
-                        waiting = pending[child] = [None] * len(child.out_meta)
-                    waiting[slot] = g if waiting[slot] is None else waiting[slot] + g
+                    _add(pending, child, slot, g)
     return captured
 
 
 def _add(pending, node, slot, g):
+    """Add g to what waits for output `slot` of `node` (gradients from several consumers sum up)."""
     grads = pending.get(node)
     if grads is None:
         grads = pending[node] = [None] * len(node.out_meta)
