@@ -278,14 +278,9 @@ class Panels:
             return "<p>freed by backward()</p>"
         if not node.saved:
             return "<p>nothing: its VJP needs no value of the forward</p>"
-        symbols = node.formula.inputs if node.formula is not None else ()
-        rows = []
-        for kind, position, shape in node.saved_items():
-            if kind == "input":
-                name = symbols[position] if position is not None and position < len(symbols) else "an input"
-            else:
-                name = "its output y" if kind == "output" else "an array"
-            rows.append(f"<li>{_esc(name)} {_esc(shape_text(shape))}</li>")
+        words = {"output": "its output y", "input": "an input", "value": "an array"}
+        rows = [f"<li>{_esc(words['output'] if kind == 'output' else symbol or words[kind])} "
+                f"{_esc(shape_text(shape))}</li>" for symbol, kind, shape in node.saved_symbols()]
         return f"<ul>{''.join(rows)}</ul><p>{_esc(_bytes(node.saved_nbytes))} in all</p>"
 
     def _check(self, node):

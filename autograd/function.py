@@ -146,6 +146,18 @@ class Function(Node):
             else:
                 yield "value", None, np.shape(item)
 
+    def saved_symbols(self):
+        """(symbol, kind, shape) per saved value: the formula's symbol of a saved input (`a`), `y` for a
+        saved output, None for an input the formula does not name or another array."""
+        symbols = self.formula.inputs if self.formula is not None else ()
+        for kind, position, shape in self.saved_items():
+            if kind == "output":
+                yield "y", kind, shape
+            elif kind == "input" and position is not None and position < len(symbols):
+                yield symbols[position], kind, shape
+            else:
+                yield None, kind, shape
+
     def _input_index(self, tensor, used):
         """Which input `tensor` was (the first one not in `used`: in x·x, x is both)."""
         place = tensor._node if tensor._node is not None else tensor._accumulator

@@ -581,14 +581,8 @@ class _Scene:
             return "saved values freed by backward"
         if not node.saved:
             return "saves nothing"
-        symbols = node.formula.inputs if node.formula is not None else ()
-        parts = []
-        for kind, position, shape in node.saved_items():
-            if kind == "input":
-                name = symbols[position] if position is not None and position < len(symbols) else "input"
-            else:
-                name = "y" if kind == "output" else "array"
-            parts.append(f"{name} {shape_text(shape)}")
+        parts = [f"{symbol or ('input' if kind == 'input' else 'array')} {shape_text(shape)}"
+                 for symbol, kind, shape in node.saved_symbols()]
         return "saves " + ", ".join(parts) + f" · {_bytes(node.saved_nbytes)}"
 
     def _meta_rows(self, shape, dtype, prefix=""):
