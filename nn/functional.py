@@ -927,3 +927,7 @@ def one_hot(labels, num_classes=-1):
         raise ValueError(f"one_hot: label {t[bad].flat[0]} is out of range for {num_classes} classes "
                          f"(expected 0…{num_classes - 1})")
     return ag.from_numpy((t[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+from .resample import interpolate, max_unpool2d, pad  # noqa: E402  (composites of their own module)
+__all__ += ["pad", "interpolate", "max_unpool2d"]

@@ -8,6 +8,8 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, MultiMar
 from .module import IncompatibleKeys, Module, ModuleDict, ModuleList, Parameter, RemovableHandle, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .resample import (CircularPad2d, ConstantPad2d, MaxUnpool2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
+                       ReplicationPad2d, Upsample, ZeroPad2d)
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "IncompatibleKeys",
@@ -16,4 +18,6 @@ __all__ = [
     "LogSoftmax", "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "Softsign", "Hardtanh", "ReLU6",
     "Hardsigmoid", "Hardswish", "LogSigmoid", "Dropout", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
     "BCEWithLogitsLoss", "MultiMarginLoss",
+    "Upsample", "MaxUnpool2d", "ConstantPad2d", "ZeroPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+    "ReplicationPad2d", "CircularPad2d",
 ]

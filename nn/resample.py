@@ -1,0 +1,260 @@
+"""Padding, resizing and unpooling as composites (re-exported by `nn.functional` as F.pad, F.interpolate,
+F.max_unpool2d): no backward code here.
+
+Each one picks values with `getitem` and integer index arrays (or places them with `index_add`), then at most
+takes weighted sums, so its gradient is the chain rule through those primitives: a value read k times gets the
+sum of its k upstream gradients (getitem's VJP is index_add, which adds repeats up).
+
+    pad        constant: the `pad` primitive; reflect, replicate, circular: getitem with an index per axis
+    interpolate  nearest: getitem per axis; (bi/tri)linear: (1 − λ)·x[i₀] + λ·x[i₁] per axis
+    max_unpool   index_add of the values at their flat per-plane indices
+"""
+import math
+import numbers
+
+import numpy as np
+
+import autograd as ag
+from autograd.grad_mode import scoped
+
+from .functional import _check_rank, _ints  # nn.functional re-exports this module's functions at its end
+
+# -- pad -----------------------------------------------------------------------------------------------------------
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_pairs(pad, ndim, op="pad"):
+    """PyTorch's flat pad tuple (last axis first: left, right, top, bottom, …) → one (before, after) per axis."""
+    if not isinstance(pad, (tuple, list)) or not all(isinstance(p, (int, np.integer)) for p in pad):
+        raise ValueError(f"{op}: pad must be a tuple of ints (left, right, top, bottom, …), got {pad!r}")
+    if len(pad) % 2:
+        raise ValueError(f"{op}: pad must hold an even number of ints (a before and an after per axis), "
+                         f"got {len(pad)}: {tuple(pad)}")
+    if len(pad) // 2 > ndim:
+        raise ValueError(f"{op}: pad {tuple(pad)} pads {len(pad) // 2} axes, the input has only {ndim}")
+    pairs = [(0, 0)] * ndim
+    for k in range(len(pad) // 2):
+        pairs[ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
+    return tuple(pairs)
+
+
+def _source_positions(n, before, after, mode):
+    """For each position p = −before … n + after − 1 of the padded axis, the input position it copies:
+
+        replicate  clip(p, 0, n − 1)
+        reflect    (n − 1) − |(n − 1) − |p||     (mirror at both ends, the edge not repeated)
+        circular   p mod n
+    """
+    p = np.arange(-before, n + after)
+    if mode == "replicate":
+        return np.clip(p, 0, n - 1)
+    if mode == "reflect":
+        return (n - 1) - np.abs((n - 1) - np.abs(p))
+    return p % n
+
+
+def _check_pad_sizes(shape, pairs, mode):
+    """PyTorch's limits: widths ≥ 0 outside constant mode; reflect < the axis size, circular ≤ it, replicate on a
+    non-empty axis."""
+    for axis, (n, (before, after)) in enumerate(zip(shape, pairs)):
+        if not (before or after):
+            continue
+        if min(before, after) < 0:
+            raise ValueError(f"pad: mode '{mode}' needs non-negative widths, got ({before}, {after}) for axis {axis}")
+        too_big = {"reflect": max(before, after) >= n, "circular": max(before, after) > n, "replicate": n == 0}
+        if too_big[mode]:
+            limit = {"reflect": f"less than the size {n}", "circular": f"at most the size {n}",
+                     "replicate": "a non-empty axis"}[mode]
+            raise ValueError(f"pad: mode '{mode}' needs widths {limit} of axis {axis} (input shape {tuple(shape)}), "
+                             f"got ({before}, {after})")
+
+
+def _crop(x, pairs):
+    """Negative widths remove values: x[…, −before : n + after, …] where a width is < 0."""
+    if all(b >= 0 and a >= 0 for b, a in pairs):
+        return x, pairs
+    index = tuple(slice(max(-b, 0), n - max(-a, 0)) for n, (b, a) in zip(x.shape, pairs))
+    return ag.getitem(x, index), tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+
+
+@scoped("pad")
+def pad(x, pad, mode="constant", value=0.0):
+    """Pad the last len(pad)/2 axes with a constant, their mirror image, their edge values or a wrap-around
+    (PyTorch's F.pad): pad = (left, right) for the last axis, then (top, bottom) for the one before, and so on.
+
+    constant  the value `value` around x (negative widths crop); gradient: ḡ sliced back
+    reflect   x mirrored at each end without repeating the edge: [x₂, x₁ | x₀ … x_{n−1} | x_{n−2}, x_{n−3}]
+    replicate the edge repeated: [x₀, x₀ | x₀ … x_{n−1} | x_{n−1}, x_{n−1}]
+    circular  x wrapped around: [x_{n−2}, x_{n−1} | x₀ … x_{n−1} | x₀, x₁]
+    The last three are a getitem with an index array per padded axis, so a value copied k times gets the sum of
+    its k gradients. x (…, n) → (…, left + n + right).
+    """
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(PAD_MODES)}, got {mode!r}")
+    pairs = _pad_pairs(pad, x.ndim)
+    if mode == "constant":
+        x, pairs = _crop(x, pairs)
+        return ag.pad(x, pairs, value=value)
+    if value != 0.0:
+        raise ValueError(f"pad: value={value!r} is only used by mode 'constant', got mode '{mode}'")
+    _check_pad_sizes(x.shape, pairs, mode)
+    for axis, (before, after) in enumerate(pairs):
+        if before or after:
+            rows = _source_positions(x.shape[axis], before, after, mode)
+            x = ag.getitem(x, (slice(None),) * axis + (rows,))
+    return x
+
+
+# -- interpolate ---------------------------------------------------------------------------------------------------
+#: The spatial rank each interpolation mode works on (inputs are (N, C, *spatial)).
+LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+def _output_sizes(x, size, scale_factor, op):
+    """The output's spatial sizes and the scales PyTorch maps coordinates with: in/out for a given size,
+    1 / scale_factor for a given scale_factor (then out = ⌊in · scale_factor⌋)."""
+    spatial = x.shape[2:]
+    n = len(spatial)
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor, got size={size!r}, "
+                         f"scale_factor={scale_factor!r}")
+    if size is not None:
+        sizes = (size,) * n if isinstance(size, (int, np.integer)) else tuple(size)
+        if len(sizes) != n or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
+            raise ValueError(f"{op}: size must be a positive int or {n} positive ints for input shape "
+                             f"{tuple(x.shape)}, got {size!r}")
+        return tuple(int(s) for s in sizes), tuple(i / o for i, o in zip(spatial, sizes))
+    factors = (scale_factor,) * n if isinstance(scale_factor, numbers.Real) else tuple(scale_factor)
+    if len(factors) != n or not all(isinstance(f, numbers.Real) and f > 0 for f in factors):
+        raise ValueError(f"{op}: scale_factor must be a positive number or {n} of them for input shape "
+                         f"{tuple(x.shape)}, got {scale_factor!r}")
+    sizes = tuple(math.floor(i * f) for i, f in zip(spatial, factors))
+    if min(sizes) < 1:
+        raise ValueError(f"{op}: scale_factor {scale_factor!r} shrinks input {tuple(x.shape)} to an empty "
+                         f"output {sizes}")
+    return sizes, tuple(1.0 / f for f in factors)
+
+
+def _nearest_sources(n_in, n_out, scale):
+    """Output position d copies input min(⌊d · scale⌋, n_in − 1), computed in float32 as PyTorch does, which also
+    takes d itself when n_out = n_in and ⌊d / 2⌋ when n_out = 2·n_in (whatever scale_factor said)."""
+    d = np.arange(n_out)
+    if n_out in (n_in, 2 * n_in):
+        return d // (n_out // n_in)
+    return np.minimum(np.floor(d.astype(np.float32) * np.float32(scale)).astype(np.int64), n_in - 1)
+
+
+def _linear_sources(n_in, n_out, scale, align_corners):
+    """Output position d reads input coordinate s and mixes its neighbours i₀ = ⌊s⌋, i₁ = min(i₀ + 1, n_in − 1) as
+    (1 − λ)·x[i₀] + λ·x[i₁], λ = s − i₀. PyTorch's s: align_corners maps the corner pixels' centres onto each other,
+    s = d·(n_in − 1)/(n_out − 1); otherwise pixel centres, s = max((d + ½)·scale − ½, 0)."""
+    d = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        s = d * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        s = np.maximum((d + 0.5) * scale - 0.5, 0.0)
+    lo = np.minimum(s.astype(np.int64), n_in - 1)
+    return lo, np.minimum(lo + 1, n_in - 1), np.clip(s - lo, 0.0, 1.0)
+
+
+def _along(axis, index):
+    """An index that applies `index` to axis `axis` and keeps the axes before it."""
+    return (slice(None),) * axis + (index,)
+
+
+def _linear_axis(x, axis, lo, hi, lam):
+    """(1 − λ)·x[…, i₀, …] + λ·x[…, i₁, …] along `axis`, λ broadcast over the axes after it."""
+    lam = ag.from_numpy(lam.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1 - axis)))
+    return ag.getitem(x, _along(axis, lo)) * (1.0 - lam) + ag.getitem(x, _along(axis, hi)) * lam
+
+
+def _check_mode(x, mode, align_corners, op):
+    """x must be (N, C, *spatial) with the rank `mode` works on; align_corners only goes with the linear modes."""
+    if mode != "nearest" and mode not in LINEAR_MODES:
+        raise ValueError(f"{op}: mode must be 'nearest', 'linear', 'bilinear' or 'trilinear', got {mode!r}")
+    ranks = (1, 2, 3) if mode == "nearest" else (LINEAR_MODES[mode],)
+    if x.ndim - 2 not in ranks:
+        expected = " or ".join(f"{r + 2}-D {LAYOUTS[r]}" for r in ranks)
+        raise ValueError(f"{op}: mode '{mode}' expects a {expected} input, got shape {tuple(x.shape)}")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only goes with the linear modes (linear, bilinear, trilinear), "
+                         f"got align_corners={align_corners!r} with mode 'nearest'")
+    if mode != "nearest" and x.dtype.kind != "f":
+        raise TypeError(f"{op}: mode '{mode}' needs a float input, got dtype {x.dtype}")
+
+
+@scoped("interpolate")
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize the spatial axes of x (N, C, *spatial) to `size`, or to ⌊in · scale_factor⌋ (PyTorch's F.interpolate).
+
+    One axis at a time, output position d reads input coordinate s(d):
+    nearest   y[d] = x[min(⌊d · scale⌋, in − 1)], scale = in/out (1/scale_factor when that is given); 3-, 4-, 5-D
+    linear    y[d] = (1 − λ)·x[⌊s⌋] + λ·x[⌊s⌋ + 1], λ = s − ⌊s⌋, s = d·(in − 1)/(out − 1) with align_corners, else
+              max((d + ½)·scale − ½, 0); mode 'linear' for 3-D, 'bilinear' 4-D, 'trilinear' 5-D
+    Both are getitems (and a weighted sum), so the gradient adds ḡ back to the inputs each output read.
+    """
+    op = "interpolate"
+    _check_mode(x, mode, align_corners, op)
+    sizes, scales = _output_sizes(x, size, scale_factor, op)
+    for axis, (n_in, n_out, scale) in enumerate(zip(x.shape[2:], sizes, scales), start=2):
+        if mode == "nearest":
+            x = ag.getitem(x, _along(axis, _nearest_sources(n_in, n_out, scale)))
+        else:
+            x = _linear_axis(x, axis, *_linear_sources(n_in, n_out, scale, bool(align_corners)))
+    return x
+
+
+# -- max_unpool2d --------------------------------------------------------------------------------------------------
+def _unpool_size(x, kernel, stride, padding, output_size, op):
+    """The output's (OH, OW): by default (in − 1)·stride − 2·padding + kernel per axis; a given output_size ((OH, OW)
+    or (N, C, OH, OW)) must lie strictly within one stride of that, like PyTorch's."""
+    default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(x.shape[2:], stride, padding, kernel))
+    if output_size is None:
+        return default
+    size = tuple(output_size)[-2:] if len(output_size) == 4 else tuple(output_size)
+    if len(size) != 2 or any(not default[d] - stride[d] < size[d] < default[d] + stride[d] for d in range(2)):
+        bounds = ", ".join(f"{default[d] - stride[d] + 1}…{default[d] + stride[d] - 1}" for d in range(2))
+        raise ValueError(f"{op}: output_size must be (OH, OW) or (N, C, OH, OW) with OH, OW in {bounds} for input "
+                         f"{tuple(x.shape)}, kernel {kernel}, stride {stride}, padding {padding}; got {output_size!r}")
+    return tuple(int(n) for n in size)
+
+
+def _plane_positions(indices, shape, op):
+    """Flat per-plane indices (N, C, H, W) → positions in the flattened output of `shape` (N, C, OH, OW)."""
+    N, C, OH, OW = shape
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got dtype {indices.dtype}")
+    outside = (indices < 0) | (indices >= OH * OW)
+    if outside.any():
+        raise IndexError(f"{op}: index {indices[outside].flat[0]} is out of range for an output plane of "
+                         f"{OH}×{OW} = {OH * OW} values")
+    planes = np.arange(N * C).reshape(N, C, 1, 1)
+    return (planes * (OH * OW) + indices).reshape(-1)
+
+
+@scoped("max_unpool2d")
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool2d: each x[n, c, i, j] put at flat position indices[n, c, i, j] of its
+    (OH, OW) plane, zeros elsewhere (PyTorch's F.max_unpool2d; torch's max_pool2d(return_indices=True) gives such
+    indices).
+
+    y = index_add(x, indices): the gradient of x[n, c, i, j] is ḡ[n, c] at that position. Values sent to one
+    position are averaged (overlapping windows that share a winner send equal copies, so the values match
+    PyTorch, which writes one; each copy then gets ḡ/k, where PyTorch gives each the whole ḡ).
+    """
+    op = "max_unpool2d"
+    _check_rank(x, 4, "(N, C, H, W)", op)
+    indices = np.asarray(indices.data if isinstance(indices, ag.Tensor) else indices)
+    if indices.shape != tuple(x.shape):
+        raise ValueError(f"{op}: indices must have the input's shape {tuple(x.shape)}, got {indices.shape}")
+    kernel = _ints(kernel_size, 2, "kernel_size", op, 1)
+    stride = kernel if stride is None else _ints(stride, 2, "stride", op, 1)
+    padding = _ints(padding, 2, "padding", op, 0)
+    shape = tuple(x.shape[:2]) + _unpool_size(x, kernel, stride, padding, output_size, op)
+    places = _plane_positions(indices, shape, op)
+    counts = np.bincount(places, minlength=math.prod(shape))[places]
+    values = ag.reshape(x, (-1,))
+    if counts.max(initial=1) > 1:
+        values = values / counts.astype(x.dtype)
+    return ag.reshape(ag.index_add(values, (places,), (math.prod(shape),)), shape)
