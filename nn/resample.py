@@ -19,19 +19,24 @@ from autograd.grad_mode import scoped
 
 from .functional import _check_rank, _ints  # nn.functional re-exports this module's functions at its end
 
+def _along(axis, index):
+    """An index that applies `index` to axis `axis` and keeps the axes before it."""
+    return (slice(None),) * axis + (index,)
+
+
 # -- pad -----------------------------------------------------------------------------------------------------------
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def _pad_pairs(pad, ndim, op="pad"):
+def _pad_pairs(pad, ndim):
     """PyTorch's flat pad tuple (last axis first: left, right, top, bottom, …) → one (before, after) per axis."""
     if not isinstance(pad, (tuple, list)) or not all(isinstance(p, (int, np.integer)) for p in pad):
-        raise ValueError(f"{op}: pad must be a tuple of ints (left, right, top, bottom, …), got {pad!r}")
+        raise ValueError(f"pad: pad must be a tuple of ints (left, right, top, bottom, …), got {pad!r}")
     if len(pad) % 2:
-        raise ValueError(f"{op}: pad must hold an even number of ints (a before and an after per axis), "
+        raise ValueError(f"pad: pad must hold an even number of ints (a before and an after per axis), "
                          f"got {len(pad)}: {tuple(pad)}")
     if len(pad) // 2 > ndim:
-        raise ValueError(f"{op}: pad {tuple(pad)} pads {len(pad) // 2} axes, the input has only {ndim}")
+        raise ValueError(f"pad: pad {tuple(pad)} pads {len(pad) // 2} axes, the input has only {ndim}")
     pairs = [(0, 0)] * ndim
     for k in range(len(pad) // 2):
         pairs[ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
@@ -54,25 +59,25 @@ def _source_positions(n, before, after, mode):
 
 
 def _check_pad_sizes(shape, pairs, mode):
-    """PyTorch's limits: widths ≥ 0 outside constant mode; reflect < the axis size, circular ≤ it, replicate on a
-    non-empty axis."""
+    """PyTorch's limits on a width w of an axis of size n: reflect w < n, circular w ≤ n, replicate n > 0."""
     for axis, (n, (before, after)) in enumerate(zip(shape, pairs)):
-        if not (before or after):
-            continue
-        if min(before, after) < 0:
-            raise ValueError(f"pad: mode '{mode}' needs non-negative widths, got ({before}, {after}) for axis {axis}")
-        too_big = {"reflect": max(before, after) >= n, "circular": max(before, after) > n, "replicate": n == 0}
-        if too_big[mode]:
-            limit = {"reflect": f"less than the size {n}", "circular": f"at most the size {n}",
-                     "replicate": "a non-empty axis"}[mode]
-            raise ValueError(f"pad: mode '{mode}' needs widths {limit} of axis {axis} (input shape {tuple(shape)}), "
-                             f"got ({before}, {after})")
+        widest = max(before, after)
+        fits, limit = {"reflect": (widest < n, f"widths less than the size {n} of axis {axis}"),
+                       "circular": (widest <= n, f"widths at most the size {n} of axis {axis}"),
+                       "replicate": (n > 0 or not widest, f"values to copy in axis {axis}")}[mode]
+        if not fits:
+            raise ValueError(f"pad: mode '{mode}' needs {limit} (after any cropping: shape "
+                             f"{tuple(shape)}), got ({before}, {after})")
 
 
 def _crop(x, pairs):
-    """Negative widths remove values: x[…, −before : n + after, …] where a width is < 0."""
+    """Negative widths remove values first: x[…, −before : n + after, …] where a width is < 0. Returns the cropped x
+    and the widths left to pad."""
     if all(b >= 0 and a >= 0 for b, a in pairs):
         return x, pairs
+    for axis, (n, (b, a)) in enumerate(zip(x.shape, pairs)):
+        if n + min(b, 0) + min(a, 0) < 0:
+            raise ValueError(f"pad: widths ({b}, {a}) crop more than the {n} values of axis {axis}")
     index = tuple(slice(max(-b, 0), n - max(-a, 0)) for n, (b, a) in zip(x.shape, pairs))
     return ag.getitem(x, index), tuple((max(b, 0), max(a, 0)) for b, a in pairs)
 
@@ -82,18 +87,17 @@ def pad(x, pad, mode="constant", value=0.0):
     """Pad the last len(pad)/2 axes with a constant, their mirror image, their edge values or a wrap-around
     (PyTorch's F.pad): pad = (left, right) for the last axis, then (top, bottom) for the one before, and so on.
 
-    constant  the value `value` around x (negative widths crop); gradient: ḡ sliced back
+    constant  the value `value` around x; gradient: ḡ sliced back
     reflect   x mirrored at each end without repeating the edge: [x₂, x₁ | x₀ … x_{n−1} | x_{n−2}, x_{n−3}]
     replicate the edge repeated: [x₀, x₀ | x₀ … x_{n−1} | x_{n−1}, x_{n−1}]
     circular  x wrapped around: [x_{n−2}, x_{n−1} | x₀ … x_{n−1} | x₀, x₁]
     The last three are a getitem with an index array per padded axis, so a value copied k times gets the sum of
-    its k gradients. x (…, n) → (…, left + n + right).
+    its k gradients. Negative widths crop that side first. x (…, n) → (…, left + n + right).
     """
     if mode not in PAD_MODES:
         raise ValueError(f"pad: mode must be one of {', '.join(PAD_MODES)}, got {mode!r}")
-    pairs = _pad_pairs(pad, x.ndim)
+    x, pairs = _crop(x, _pad_pairs(pad, x.ndim))
     if mode == "constant":
-        x, pairs = _crop(x, pairs)
         return ag.pad(x, pairs, value=value)
     if value != 0.0:
         raise ValueError(f"pad: value={value!r} is only used by mode 'constant', got mode '{mode}'")
@@ -101,7 +105,7 @@ def pad(x, pad, mode="constant", value=0.0):
     for axis, (before, after) in enumerate(pairs):
         if before or after:
             rows = _source_positions(x.shape[axis], before, after, mode)
-            x = ag.getitem(x, (slice(None),) * axis + (rows,))
+            x = ag.getitem(x, _along(axis, rows))
     return x
 
 
@@ -156,11 +160,6 @@ def _linear_sources(n_in, n_out, scale, align_corners):
         s = np.maximum((d + 0.5) * scale - 0.5, 0.0)
     lo = np.minimum(s.astype(np.int64), n_in - 1)
     return lo, np.minimum(lo + 1, n_in - 1), np.clip(s - lo, 0.0, 1.0)
-
-
-def _along(axis, index):
-    """An index that applies `index` to axis `axis` and keeps the axes before it."""
-    return (slice(None),) * axis + (index,)
 
 
 def _linear_axis(x, axis, lo, hi, lam):

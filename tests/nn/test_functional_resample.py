@@ -26,10 +26,15 @@ def test_pad_matches_torch_with_gradcheck(shape, pad, mode):
                         rng.standard_normal(shape))
 
 
-def test_constant_pad_takes_a_value_and_crops_at_negative_widths():
-    x = rng.standard_normal((2, 3, 4))
-    gradcheck_and_torch(lambda x: F.pad(x, (-1, 2, 1, -2), value=1.5),
-                        lambda x: torch_fn("nn.functional.pad")(x, (-1, 2, 1, -2), value=1.5), x)
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_negative_widths_crop_first(mode):
+    gradcheck_and_torch(lambda x: F.pad(x, (-1, 2, 1, -2), mode),
+                        lambda x: torch_fn("nn.functional.pad")(x, (-1, 2, 1, -2), mode), rng.standard_normal((2, 4, 5)))
+
+
+def test_constant_pad_takes_a_value():
+    gradcheck_and_torch(lambda x: F.pad(x, (2, 1, 0, 1), value=1.5),
+                        lambda x: torch_fn("nn.functional.pad")(x, (2, 1, 0, 1), value=1.5), rng.standard_normal((3, 4)))
 
 
 def test_reflect_pad_copies_each_mirrored_value_and_sums_its_gradients():
@@ -47,11 +52,12 @@ def test_reflect_pad_copies_each_mirrored_value_and_sums_its_gradients():
     (lambda x: F.pad(x, 1), "pad: pad must be a tuple of ints (left, right, top, bottom, …), got 1"),
     (lambda x: F.pad(x, (1, 1), "edge"), "pad: mode must be one of constant, reflect, replicate, circular, got 'edge'"),
     (lambda x: F.pad(x, (4, 0), "reflect"), "pad: mode 'reflect' needs widths less than the size 4 of axis 2 "
-                                            "(input shape (1, 3, 4)), got (4, 0)"),
+                                            "(after any cropping: shape (1, 3, 4)), got (4, 0)"),
     (lambda x: F.pad(x, (0, 0, 0, 4), "circular"), "pad: mode 'circular' needs widths at most the size 3 of axis 1 "
-                                                   "(input shape (1, 3, 4)), got (0, 4)"),
-    (lambda x: F.pad(x, (-1, 0), "replicate"), "pad: mode 'replicate' needs non-negative widths, got (-1, 0) for "
-                                               "axis 2"),
+                                                   "(after any cropping: shape (1, 3, 4)), got (0, 4)"),
+    (lambda x: F.pad(x, (-4, 1), "replicate"), "pad: mode 'replicate' needs values to copy in axis 2 (after any "
+                                               "cropping: shape (1, 3, 0)), got (0, 1)"),
+    (lambda x: F.pad(x, (-3, -2)), "pad: widths (-3, -2) crop more than the 4 values of axis 2"),
     (lambda x: F.pad(x, (1, 0), "reflect", 2.0), "pad: value=2.0 is only used by mode 'constant', got mode 'reflect'"),
 ])
 def test_pad_errors_name_what_was_expected(call, message):
