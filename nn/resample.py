@@ -189,8 +189,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
 
     One axis at a time, output position d reads input coordinate s(d):
     nearest   y[d] = x[min(⌊d · scale⌋, in − 1)], scale = in/out (1/scale_factor when that is given); 3-, 4-, 5-D
-    linear    y[d] = (1 − λ)·x[⌊s⌋] + λ·x[⌊s⌋ + 1], λ = s − ⌊s⌋, s = d·(in − 1)/(out − 1) with align_corners, else
-              max((d + ½)·scale − ½, 0); mode 'linear' for 3-D, 'bilinear' 4-D, 'trilinear' 5-D
+    linear    y[d] = (1 − λ)·x[⌊s⌋] + λ·x[min(⌊s⌋ + 1, in − 1)], λ = s − ⌊s⌋, s = d·(in − 1)/(out − 1) with
+              align_corners, else max((d + ½)·scale − ½, 0); mode 'linear' for 3-D, 'bilinear' 4-D, 'trilinear' 5-D
     Both are getitems (and a weighted sum), so the gradient adds ḡ back to the inputs each output read.
     """
     op = "interpolate"

@@ -213,3 +213,18 @@ def test_layer_reprs_show_their_options():
     assert repr(nn.MaxUnpool2d(2)) == "MaxUnpool2d(kernel_size=2, stride=2, padding=0)"
     with raises(ValueError, "ReflectionPad2d: padding must be an int or 4 ints, got (1, 2)"):
         nn.ReflectionPad2d((1, 2))
+
+
+def test_second_derivatives_pass_through_pad_and_interpolate():
+    x = ag.tensor(rng.standard_normal((1, 2, 3, 4)), requires_grad=True)
+    assert ag.gradgradcheck(lambda x: F.pad(F.interpolate(x, scale_factor=1.5, mode="bilinear"), (1, 2, 2, 1),
+                                            "reflect") ** 2, [x])
+
+
+def test_float32_bilinear_stays_float32_and_close_to_torch():
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, 5, 7)).astype(np.float32)
+    y = F.interpolate(ag.tensor(x), (8, 4), mode="bilinear")
+    assert y.dtype == np.float32
+    expected = torch.nn.functional.interpolate(torch.tensor(x), (8, 4), mode="bilinear").numpy()
+    np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
