@@ -83,11 +83,11 @@ def _crop(x, pairs):
 
 
 @scoped("pad")
-def pad(x, pad, mode="constant", value=0.0):
+def pad(x, pad, mode="constant", value=None):
     """Pad the last len(pad)/2 axes with a constant, their mirror image, their edge values or a wrap-around
     (PyTorch's F.pad): pad = (left, right) for the last axis, then (top, bottom) for the one before, and so on.
 
-    constant  the value `value` around x; gradient: ḡ sliced back
+    constant  the value `value` (None: 0) around x; gradient: ḡ sliced back
     reflect   x mirrored at each end without repeating the edge: [x₂, x₁ | x₀ … x_{n−1} | x_{n−2}, x_{n−3}]
     replicate the edge repeated: [x₀, x₀ | x₀ … x_{n−1} | x_{n−1}, x_{n−1}]
     circular  x wrapped around: [x_{n−2}, x_{n−1} | x₀ … x_{n−1} | x₀, x₁]
@@ -98,8 +98,8 @@ def pad(x, pad, mode="constant", value=0.0):
         raise ValueError(f"pad: mode must be one of {', '.join(PAD_MODES)}, got {mode!r}")
     x, pairs = _crop(x, _pad_pairs(pad, x.ndim))
     if mode == "constant":
-        return ag.pad(x, pairs, value=value)
-    if value != 0.0:
+        return ag.pad(x, pairs, value=0.0 if value is None else value)
+    if value not in (None, 0):
         raise ValueError(f"pad: value={value!r} is only used by mode 'constant', got mode '{mode}'")
     _check_pad_sizes(x.shape, pairs, mode)
     for axis, (before, after) in enumerate(pairs):

@@ -32,6 +32,12 @@ def test_negative_widths_crop_first(mode):
                         lambda x: torch_fn("nn.functional.pad")(x, (-1, 2, 1, -2), mode), rng.standard_normal((2, 4, 5)))
 
 
+def test_only_constant_mode_takes_a_value():
+    x = ag.randn(1, 2, 3)
+    np.testing.assert_array_equal(F.pad(x, (1, 1), "reflect", None).data, F.pad(x, (1, 1), "reflect", 0.0).data)
+    np.testing.assert_array_equal(F.pad(x, (1, 0), value=None).data[..., 0], 0.0)
+
+
 def test_constant_pad_takes_a_value():
     gradcheck_and_torch(lambda x: F.pad(x, (2, 1, 0, 1), value=1.5),
                         lambda x: torch_fn("nn.functional.pad")(x, (2, 1, 0, 1), value=1.5), rng.standard_normal((3, 4)))
@@ -228,3 +234,9 @@ def test_float32_bilinear_stays_float32_and_close_to_torch():
     assert y.dtype == np.float32
     expected = torch.nn.functional.interpolate(torch.tensor(x), (8, 4), mode="bilinear").numpy()
     np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_max_unpool2d_takes_output_size_with_or_without_batch_and_channels():
+    x, i = ag.randn(1, 2, 2, 2), np.zeros((1, 2, 2, 2), np.int64)
+    assert F.max_unpool2d(x, i, 2, output_size=(1, 2, 5, 4)).shape == (1, 2, 5, 4)
+    assert F.max_unpool2d(x, i, 2, output_size=(4, 5)).shape == (1, 2, 4, 5)
