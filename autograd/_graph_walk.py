@@ -153,8 +153,8 @@ def _named_tensors(graph):
         for slot, name in (node.output_names or {}).items():
             outputs[Edge(node, slot)] = name
         values = dict(node.constants)
-        for position, name in (node.constant_names or {}).items():
-            constants[id(values[position])] = name
+        for index, name in (node.constant_names or {}).items():
+            constants[id(values[index])] = name
     return outputs, constants
 
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .graph import Node, VersionCounter
+from .graph import Node
 from .grad_mode import ANOMALY, GRAD_ENABLED, SCOPE
 from .tensor import Tensor
 
@@ -225,7 +225,6 @@ def _outputs(cls, out):
     return outs
 
 
-_NO_OPTIONS = {}
 _SHARED = {}
 
 
