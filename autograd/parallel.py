@@ -35,9 +35,10 @@ import threading
 from threadpoolctl import ThreadpoolController
 
 ENV = "CHAINRULE_NUM_THREADS"
-#: Below this many elements of work (values copied or added), a region runs serially: a hand-off to a
-#: pool thread costs ~20 µs, about what NumPy takes to move this many float32 values.
-MIN_WORK = 1 << 16
+#: Below this many elements of work (values copied or added), a region runs serially: waking a pool
+#: thread costs 60–80 µs on this VM (measured), more than NumPy takes to copy a million float32 values
+#: on one core (120 µs) saves by halving it.
+MIN_WORK = 1 << 20
 #: A multiply-add of a GEMM counts as this fraction of an element of work (BLAS does ~16 in the time
 #: NumPy copies one value).
 MACS_PER_ELEMENT = 16
