@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import autograd as ag
+from autograd import parallel
 
 from helpers import f64, raises
 
@@ -38,7 +39,8 @@ def test_each_is_the_others_vjp():
     assert gw.grad_fn.name == "outer_sum" and gx.grad_fn.name == "shared_matmul"
 
 
-def test_float32_in_float32_out_and_the_threads_agree_with_one_thread():
+def test_float32_in_float32_out_and_the_threads_agree_with_one_thread(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_WORK", 0)  # split however small
     w = rng.standard_normal((1, 16, 72)).astype(np.float32)
     x = rng.standard_normal((9, 1, 72, 300)).astype(np.float32)  # split by items; one item: by columns
     before = ag.get_num_threads()

@@ -21,8 +21,9 @@ from autograd import parallel
 
 
 @pytest.fixture
-def threads():
-    """Set the thread count for one test; restore it afterwards."""
+def threads(monkeypatch):
+    """Set the thread count for one test (every region split, however small); restore it afterwards."""
+    monkeypatch.setattr(parallel, "MIN_WORK", 0)
     before = ag.get_num_threads()
     yield ag.set_num_threads
     ag.set_num_threads(before)
@@ -84,8 +85,9 @@ def test_run_calls_every_part_once_on_the_pool(threads):
     assert {name for *_, name in seen} == {threading.current_thread().name, "chainrule-worker"}
 
 
-def test_small_work_and_one_thread_run_in_the_caller(threads):
+def test_small_work_and_one_thread_run_in_the_caller(threads, monkeypatch):
     threads(2)
+    monkeypatch.setattr(parallel, "MIN_WORK", 1 << 20)
     calls = []
     parallel.run(lambda a, b: calls.append((a, b)), 10)  # 10 units of work: not worth a hand-off
     threads(1)
