@@ -21,6 +21,17 @@ RUN = ["--epochs", "3", "--batch-size", "32"]  # 160 training images: 5 steps pe
 ROOT = Path(nn.__file__).parent.parent
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Every run compared bit for bit here uses one thread and BLAS's own threading, in this process and in
+    the subprocess alike: whether chainrule's pool had started (it pins BLAS to one thread) would otherwise
+    depend on what ran before in the process, and GEMMs can round differently with another BLAS thread count."""
+    before = ag.get_num_threads()
+    ag.set_num_threads(1)
+    yield
+    ag.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def digits_npz(tmp_path_factory):
     images, labels = load_digits("all")
@@ -122,7 +133,7 @@ sys.exit(cli.main(sys.argv[1:]))
 
 def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one(digits_npz, uninterrupted, tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CHAINRULE_NUM_THREADS": "1"}
     killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, "train", "--data", str(digits_npz), *RUN,
                              "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
