@@ -117,7 +117,7 @@ def test_a_region_inside_a_part_runs_serially(threads):
     assert sorted(inner) == [(0, 6), (0, 6)]
 
 
-def test_blas_runs_on_one_thread_while_the_pool_is_on_and_gets_its_threads_back(threads):
+def test_blas_runs_on_one_thread_with_the_pool_and_gets_its_threads_back(threads):
     libs = parallel._blas_controllers()
     if not libs:
         pytest.skip("no BLAS library that threadpoolctl can control")
@@ -128,6 +128,8 @@ def test_blas_runs_on_one_thread_while_the_pool_is_on_and_gets_its_threads_back(
     parallel.run(lambda a, b: inside.append([lib.get_num_threads() for lib in libs]), 2, work=1 << 20)
     assert inside == [[1] * len(libs)] * 2
     assert [lib.get_num_threads() for lib in libs] == [1] * len(libs)  # still: the pool is on
+    parallel.run(lambda a, b: None, 2, work=0)  # even a region too small to split keeps BLAS on one thread
+    assert [lib.get_num_threads() for lib in libs] == [1] * len(libs)
     threads(1)
     assert [lib.get_num_threads() for lib in libs] == before
 
