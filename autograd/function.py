@@ -225,15 +225,7 @@ def _outputs(cls, out):
     return outs
 
 
-_SHARED = {}
-
-
-def _shared(value):
-    """One object for every equal small tuple of metadata (shapes, dtypes, flags): a deep graph then
-    holds far fewer distinct objects, and the garbage collector's passes over it get much cheaper."""
-    if len(_SHARED) > 100_000:  # shapes vary without bound in odd programs: keep the table small
-        _SHARED.clear()
-    return _SHARED.setdefault(value, value)
+_SHARED = {}  # one object per equal metadata tuple (shapes, dtypes, flags); _record bounds its size
 
 
 def _link(ctx, args, kwargs):
@@ -313,7 +305,8 @@ def _record(ctx, out, args, arrays):
         return result
     returned = out if type(out) is tuple else (out,)
     outs = ctx.outputs = _outputs(type(ctx), out)
-    ctx.out_meta = _shared(tuple([(o.shape, o.dtype) for o in outs]))
+    key = tuple([(o.shape, o.dtype) for o in outs])
+    ctx.out_meta = _SHARED.setdefault(key, key)
     results = [_wrap(o, ctx, i) for i, o in enumerate(outs)]
     if type(ctx).view:
         _share_version(results[0], args[0], ctx)
