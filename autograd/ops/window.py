@@ -1,6 +1,6 @@
 """Sliding windows: `unfold` (im2col) and its adjoint `fold` (col2im), and their wide pair for stride 1.
 
-For an input (N, C, *S) with 1 or 2 spatial axes S, unfold lays windows out as
+For an input (N, C, *S) with 1, 2 or 3 spatial axes S, unfold lays windows out as
 (N, C, *K, *O): the kernel axes K before the output positions O,
 
     cols[n, c, i, j, p, q] = x[n, c, p·s₀ + i·d₀, q·s₁ + j·d₁]
@@ -204,8 +204,8 @@ def _tuple(value, n, what, op):
 def window_params(x_ndim, kernel_size, stride, padding, dilation, op):
     """Normalise kernel/stride/padding/dilation to tuples, one entry per spatial axis."""
     n = x_ndim - 2
-    if n not in (1, 2):
-        raise ValueError(f"{op}: expected input (N, C, L) or (N, C, H, W), got {x_ndim} dimensions")
+    if n not in (1, 2, 3):
+        raise ValueError(f"{op}: expected input (N, C, L), (N, C, H, W) or (N, C, D, H, W), got {x_ndim} dimensions")
     kernel = _tuple(kernel_size, n, "kernel_size", op)
     stride = _tuple(stride, n, "stride", op)
     padding = _tuple(padding, n, "padding", op)

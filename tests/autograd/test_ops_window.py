@@ -109,7 +109,8 @@ def test_output_size_counts_window_positions():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: ag.unfold(ag.zeros(2, 3), 2), r"unfold: expected input \(N, C, L\) or \(N, C, H, W\), got 2 dimensions"),
+    (lambda: ag.unfold(ag.zeros(2, 3), 2),
+     r"unfold: expected input \(N, C, L\), \(N, C, H, W\) or \(N, C, D, H, W\), got 2 dimensions"),
     (lambda: ag.unfold(ag.zeros(1, 1, 3, 3), 4), r"unfold: kernel \(4, 4\) .* larger than the padded input \(3, 3\)"),
     (lambda: ag.unfold(ag.zeros(1, 1, 3, 3), (2, 2, 2)), r"unfold: kernel_size needs 2 values for 2 spatial axes"),
     (lambda: ag.unfold(ag.zeros(1, 1, 3, 3), 2, stride=0), r"unfold: kernel_size, stride and dilation must be ≥ 1"),
