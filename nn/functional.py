@@ -30,7 +30,7 @@ from autograd.tensor import Tensor, as_tensor
 from . import layer_rules as rules
 
 __all__ = [
-    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "locally_connected2d",
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "locally_connected2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
     "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "multi_margin_loss",
@@ -57,14 +57,20 @@ def _check_rank(t, ndim, layout, op, what="input"):
                          f"({t.ndim} dimensions)")
 
 
+SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}  # the names of 1, 2, 3 spatial axes
+KERNEL = {1: "KL", 2: "KH, KW", 3: "KD, KH, KW"}
+SIDES = {1: "((left, right),)", 2: "((top, bottom), (left, right))",
+         3: "((front, back), (top, bottom), (left, right))"}
+
+
 def _check_input(x, n, op):
-    """x must be (N, C, L) for n = 1 spatial axis, (N, C, H, W) for n = 2."""
-    _check_rank(x, n + 2, "(N, C, L)" if n == 1 else "(N, C, H, W)", op)
+    """x must be (N, C, L) for n = 1 spatial axis, (N, C, H, W) for n = 2, (N, C, D, H, W) for n = 3."""
+    _check_rank(x, n + 2, f"(N, C, {SPATIAL[n]})", op)
 
 
 def _check_weight(w, n, lead, op):
-    """w must be (*lead, KL) or (*lead, KH, KW), `lead` naming its first two axes."""
-    _check_rank(w, n + 2, f"({lead}, {'KL' if n == 1 else 'KH, KW'})", op, "weight")
+    """w must be (*lead, KL), (*lead, KH, KW) or (*lead, KD, KH, KW), `lead` naming its first two axes."""
+    _check_rank(w, n + 2, f"({lead}, {KERNEL[n]})", op, "weight")
 
 
 def _check_fits(op, spatial, pads, kernel, dilation):
@@ -77,7 +83,15 @@ def _check_fits(op, spatial, pads, kernel, dilation):
 
 
 def _conv_padding(padding, kernel, stride, dilation, op):
-    """(before, after) per spatial axis; 'same' splits d·(k−1) with the extra on the after side."""
+    """(before, after) per spatial axis from an int (every side), one int per axis (both its sides), one
+    (before, after) pair per axis, 'valid' (none) or 'same' (d·(k−1) split, the extra on the after side)."""
+    n = len(kernel)
+    if isinstance(padding, (tuple, list)) and any(isinstance(p, (tuple, list)) for p in padding):
+        if (len(padding) != n or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding)
+                or not all(isinstance(v, (int, np.integer)) and v >= 0 for p in padding for v in p)):
+            raise ValueError(f"{op}: padding per side must be {n} (before, after) pairs of ints ≥ 0, {SIDES[n]}, "
+                             f"got {padding!r}")
+        return tuple((int(before), int(after)) for before, after in padding)
     if isinstance(padding, str):
         if padding == "valid":
             return tuple((0, 0) for _ in kernel)
@@ -87,7 +101,7 @@ def _conv_padding(padding, kernel, stride, dilation, op):
             raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
-    return tuple((p, p) for p in _ints(padding, len(kernel), "padding", op, 0))
+    return tuple((p, p) for p in _ints(padding, n, "padding", op, 0))
 
 
 def _check_groups(groups, channels, op, what):
@@ -217,7 +231,8 @@ def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d cross-correlation, like PyTorch: x (N, C, L), w (K, C/groups, KL), b (K,) → (N, K, OL).
 
     y[n, k, l] = b[k] + Σ_{c,i} w[k, c, i] · x[n, c, l·s + i·d]  (over the zero-padded x).
-    A true convolution is this with the kernel flipped. padding: int, 'valid' or 'same' (stride 1).
+    A true convolution is this with the kernel flipped. padding: int, 'valid', 'same' (stride 1) or one
+    (before, after) pair of zero columns, ((left, right),).
     """
     return _conv(x, w, b, stride, padding, dilation, groups, "conv1d", 1)
 
@@ -230,10 +245,24 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     y[n, k, p, q] = b[k] + Σ_{c,i,j} w[k, c, i, j] · x[n, c, p·s₀ + i·d₀, q·s₁ + j·d₁]  (zero-padded x),
     OH = ⌊(H + 2·p₀ − d₀·(KH − 1) − 1) / s₀⌋ + 1. A true (flipped-kernel) convolution is this with
     w rotated by 180°. stride, padding, dilation: int or pair; padding also 'valid' or 'same' (stride 1 only;
-    an odd total d·(k − 1) puts the extra row/column at the bottom/right, like PyTorch).
+    an odd total d·(k − 1) puts the extra row/column at the bottom/right, like PyTorch), or per side as
+    ((top, bottom), (left, right)) zero rows and columns (asymmetric; OH then counts top + H + bottom, and
+    PyTorch writes it as F.conv2d(F.pad(x, (left, right, top, bottom)), w)).
     Computed as pad → unfold → one matrix product per group and image (or chunk of images) → reshape (+ bias).
     """
     return _conv(x, w, b, stride, padding, dilation, groups, "conv2d", 2)
+
+
+@scoped("conv3d")
+def conv3d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d cross-correlation, like PyTorch: x (N, C, D, H, W), w (K, C/groups, KD, KH, KW), b (K,) → (N, K, OD, OH, OW).
+
+    y[n, k, o, p, q] = b[k] + Σ_{c,h,i,j} w[k, c, h, i, j] · x[n, c, o·s₀ + h·d₀, p·s₁ + i·d₁, q·s₂ + j·d₂]
+    (zero-padded x), OD = ⌊(D + 2·p₀ − d₀·(KD − 1) − 1) / s₀⌋ + 1. stride, padding, dilation: int or triple;
+    padding also 'valid', 'same' or ((front, back), (top, bottom), (left, right)). The same composite as
+    conv2d: pad → unfold (windows (N, C, KD, KH, KW, OD, OH, OW)) → matrix product → reshape (+ bias).
+    """
+    return _conv(x, w, b, stride, padding, dilation, groups, "conv3d", 3)
 
 
 def _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, op, n):
@@ -287,6 +316,17 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     OH = (H − 1)·s₀ − 2·p₀ + d₀·(KH − 1) + output_padding₀ + 1.
     """
     return _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, "conv_transpose2d", 2)
+
+
+@scoped("conv_transpose3d")
+def conv_transpose3d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """3-d transposed convolution (the adjoint of conv3d in x): x (N, C, D, H, W), w (C, K/groups, KD, KH, KW),
+    b (K,) → (N, K, OD, OH, OW).
+
+    OD = (D − 1)·s₀ − 2·p₀ + d₀·(KD − 1) + output_padding₀ + 1 (likewise OH, OW). Computed as cols = Wᵀ·x, then
+    fold (col2im).
+    """
+    return _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, "conv_transpose3d", 3)
 
 
 @scoped("locally_connected2d")

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import models
 from .modules import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d,
-                      Conv2d, ConvTranspose2d, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh, Identity,
+                      Conv2d, Conv3d, ConvTranspose2d, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh, Identity,
                       LeakyReLU, Linear, LocallyConnected2d, LogSigmoid, LogSoftmax, MaxPool2d, Mish, ReLU, ReLU6,
                       Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
 from .modules.module import Module, ModuleDict, ModuleList, Sequential
@@ -37,8 +37,9 @@ ACTIVATIONS = (ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, GELU, ELU, S
 #                   PyTorch's extra options, each with the one value chainrule's layer computes)
 LAYERS = {
     Linear: (("in_features", "out_features", "bias"), {}),
-    Conv1d: (_CONV, {"padding_mode": "zeros"}),
-    Conv2d: (_CONV, {"padding_mode": "zeros"}),
+    Conv1d: ((*_CONV, "padding_mode"), {}),
+    Conv2d: ((*_CONV, "padding_mode"), {}),
+    Conv3d: ((*_CONV, "padding_mode"), {}),
     ConvTranspose2d: ((*_CONV, "output_padding"), {"padding_mode": "zeros"}),
     LocallyConnected2d: (("in_channels", "out_channels", "input_size", "kernel_size", "stride", "padding", "bias"),
                          {}),

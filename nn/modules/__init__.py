@@ -1,7 +1,7 @@
 """Layers, containers and losses."""
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
                          Mish, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh)
-from .conv import Conv1d, Conv2d, ConvTranspose2d, LocallyConnected2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose2d, ConvTranspose3d, LocallyConnected2d
 from .dropout import Dropout
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, MultiMarginLoss, NLLLoss
@@ -13,7 +13,8 @@ from .resample import (CircularPad2d, ConstantPad2d, MaxUnpool2d, ReflectionPad1
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "IncompatibleKeys",
-    "RemovableHandle", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "LocallyConnected2d",
+    "RemovableHandle", "Linear", "Flatten", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d",
+    "LocallyConnected2d",
     "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
     "LogSoftmax", "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "Softsign", "Hardtanh", "ReLU6",
     "Hardsigmoid", "Hardswish", "LogSigmoid", "Dropout", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",

@@ -1,7 +1,9 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose2d, LocallyConnected2d.
+"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose2d, ConvTranspose3d, LocallyConnected2d.
 
 All are cross-correlations computed by `nn.functional` (pad → unfold → matmul).
 Weights are initialised like PyTorch: U(−1/√fan_in, 1/√fan_in) for weight and bias.
+padding_mode (Conv1d/2d/3d, like PyTorch): 'zeros' pads inside the convolution; 'reflect', 'replicate' and
+'circular' pad with F.pad(mode=...) first, then convolve with no padding.
 """
 import math
 
@@ -21,6 +23,10 @@ def _ntuple(value, n, what, layer):
     return value
 
 
+#: padding_mode → the F.pad mode that does it ('zeros' is the convolution's own zero padding)
+PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+
+
 def _reset(weight, bias, fan_in):
     """PyTorch's default: kaiming_uniform_(a=√5) on the weight (= U(±1/√fan_in)), U(±1/√fan_in) on the bias."""
     init.kaiming_uniform_(weight, a=math.sqrt(5))
@@ -36,12 +42,16 @@ class _ConvNd(Module):
     transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                 output_padding=0):
+                 output_padding=0, padding_mode="zeros"):
         super().__init__()
         name = type(self).__name__
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                              f"divisible by groups ({groups})")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}, "
+                             f"got {padding_mode!r}")
+        self.padding_mode = padding_mode
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _ntuple(kernel_size, self.n, "kernel_size", name)
@@ -66,7 +76,7 @@ class _ConvNd(Module):
         _reset(self.weight, self.bias, init.calculate_fan_in_and_fan_out(self.weight)[0])
 
     def _check(self, x):
-        dims = "(N, C, L)" if self.n == 1 else "(N, C, H, W)"
+        dims = f"(N, C, {F.SPATIAL[self.n]})"
         if x.ndim != self.n + 2:
             raise ValueError(f"{self.describe()}: expected a {self.n + 2}-D input {dims}, got shape {tuple(x.shape)}")
         if x.shape[1] != self.in_channels:
@@ -89,38 +99,67 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode!r}"
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """A convolution layer: F.conv1d/2d/3d (`conv`), after F.pad in `padding_mode` unless that is 'zeros'."""
+
+    conv = None
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros"):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode=padding_mode)
+
+    def forward(self, x):
+        self._check(x)
+        if self.padding_mode == "zeros":
+            return self.conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self.conv(self._pad(x), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    def _pad(self, x):
+        """x padded in padding_mode (PyTorch's widths: 'same' puts the odd one after), checked against its size."""
+        mode = PADDING_MODES[self.padding_mode]
+        pads = F._conv_padding(self.padding, self.kernel_size, self.stride, self.dilation, self.describe())
+        spatial = tuple(x.shape[2:])
+        widest = tuple(max(p) for p in pads)
+        if mode == "reflect" and any(w >= n for w, n in zip(widest, spatial)):
+            raise ValueError(f"{self.describe()}: padding_mode='reflect' needs padding smaller than the input "
+                             f"on every side, got padding {pads} for input size {spatial}")
+        if mode == "circular" and any(w > n for w, n in zip(widest, spatial)):
+            raise ValueError(f"{self.describe()}: padding_mode='circular' needs padding at most the input size "
+                             f"on every side, got padding {pads} for input size {spatial}")
+        return F.pad(x, tuple(width for pair in reversed(pads) for width in pair), mode=mode)
+
+
+class Conv1d(_Conv):
     """1-D cross-correlation: (N, C_in, L) → (N, C_out, L_out); weight (C_out, C_in/groups, K)."""
 
     n = 1
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-
-    def forward(self, x):
-        self._check(x)
-        return F.conv1d(x, self.weight, self.bias, self.stride[0],
-                        self.padding if isinstance(self.padding, str) else self.padding[0],
-                        self.dilation[0], self.groups)
+    conv = staticmethod(F.conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D cross-correlation: (N, C_in, H, W) → (N, C_out, OH, OW); weight (C_out, C_in/groups, KH, KW).
 
-    OH = ⌊(H + 2·pad − dilation·(KH − 1) − 1) / stride⌋ + 1; padding may also be 'same' or 'valid'.
+    OH = ⌊(H + 2·pad − dilation·(KH − 1) − 1) / stride⌋ + 1; padding may also be 'same' or 'valid';
+    padding_mode 'zeros' (default), 'reflect', 'replicate' or 'circular' says what fills the padding.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+    conv = staticmethod(F.conv2d)
 
-    def forward(self, x):
-        self._check(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+class Conv3d(_Conv):
+    """3-D cross-correlation: (N, C_in, D, H, W) → (N, C_out, OD, OH, OW); weight (C_out, C_in/groups, KD, KH, KW).
+
+    OD = ⌊(D + 2·pad − dilation·(KD − 1) − 1) / stride⌋ + 1 (likewise OH, OW); padding and padding_mode as Conv2d.
+    """
+
+    n = 3
+    conv = staticmethod(F.conv3d)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -136,12 +175,25 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          output_padding)
         if isinstance(self.padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of {self.n} ints, "
+                             f"got {padding!r}")
 
     def forward(self, x):
         self._check(x)
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                  self.groups, self.dilation)
+        return self.conv(x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups,
+                         self.dilation)
+
+    conv = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """3-D transposed convolution (the adjoint of Conv3d): weight (C_in, C_out/groups, KD, KH, KW).
+
+    OD = (D − 1)·stride − 2·pad + dilation·(KD − 1) + output_padding + 1 (likewise OH, OW).
+    """
+
+    n = 3
+    conv = staticmethod(F.conv_transpose3d)
 
 
 class LocallyConnected2d(Module):
