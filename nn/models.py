@@ -6,7 +6,7 @@ state_dict keys such as `features.0.weight` map one to one onto the equivalent P
 import autograd as ag
 
 from .modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Linear,
-                      MaxPool2d, Module, ReLU, Sequential, Sigmoid, Tanh)
+                      MaxPool2d, Module, ReLU, Sequential, Sigmoid, Tanh, Upsample)
 
 _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 _POOLS = {"max": MaxPool2d, "avg": AvgPool2d}
@@ -163,21 +163,37 @@ def _double_conv(in_channels, out_channels):
                       Conv2d(out_channels, out_channels, 3, padding=1), ReLU())
 
 
+UPSAMPLES = ("transpose", "nearest", "bilinear")
+
+
+def _upsampler(upsample, in_channels, out_channels):
+    """×2 upsampling that also halves the channels: a learned 2×2 stride-2 transposed convolution, or a fixed
+    nn.Upsample (nearest or bilinear) followed by a 3×3 convolution."""
+    if upsample == "transpose":
+        return ConvTranspose2d(in_channels, out_channels, 2, stride=2)
+    return Sequential(Upsample(scale_factor=2, mode=upsample), Conv2d(in_channels, out_channels, 3, padding=1))
+
+
 class TinyUNet(Module):
-    """A two-level U-Net: encoder (double conv, pool) ×2 → bottleneck → decoder (2×2 transposed conv
-    upsampling, concatenation with the encoder's skip, double conv) ×2 → 1×1 conv. H and W must be
-    divisible by 4; the output has the input's spatial size.
+    """A two-level U-Net: encoder (double conv, pool) ×2 → bottleneck → decoder (×2 upsampling, concatenation
+    with the encoder's skip, double conv) ×2 → 1×1 conv. H and W must be divisible by 4; the output has the
+    input's spatial size.
+
+    upsample: 'transpose' (default) a 2×2 stride-2 transposed convolution; 'nearest' or 'bilinear' nn.Upsample
+    then a 3×3 convolution (fixed interpolation, no checkerboard artefacts of overlapping-free transposed convs).
     """
 
-    def __init__(self, in_channels=1, out_channels=1, base=8):
+    def __init__(self, in_channels=1, out_channels=1, base=8, upsample="transpose"):
         super().__init__()
+        if upsample not in UPSAMPLES:
+            raise ValueError(f"TinyUNet: upsample must be one of {', '.join(map(repr, UPSAMPLES))}, got {upsample!r}")
         self.enc1 = _double_conv(in_channels, base)
         self.enc2 = _double_conv(base, 2 * base)
         self.pool = MaxPool2d(2)
         self.bottleneck = _double_conv(2 * base, 4 * base)
-        self.up2 = ConvTranspose2d(4 * base, 2 * base, 2, stride=2)
+        self.up2 = _upsampler(upsample, 4 * base, 2 * base)
         self.dec2 = _double_conv(4 * base, 2 * base)
-        self.up1 = ConvTranspose2d(2 * base, base, 2, stride=2)
+        self.up1 = _upsampler(upsample, 2 * base, base)
         self.dec1 = _double_conv(2 * base, base)
         self.head = Conv2d(base, out_channels, 1)
 

@@ -24,7 +24,7 @@ from . import models
 from .modules import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d,
                       Conv2d, Conv3d, ConvTranspose2d, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh, Identity,
                       LeakyReLU, Linear, LocallyConnected2d, LogSigmoid, LogSoftmax, MaxPool2d, Mish, ReLU, ReLU6,
-                      Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
+                      Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh, Upsample)
 from .modules.module import Module, ModuleDict, ModuleList, Sequential
 
 _CONV = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias")
@@ -49,6 +49,7 @@ LAYERS = {
     BatchNorm1d: (_NORM, {}),
     BatchNorm2d: (_NORM, {}),
     Dropout: (("p",), {}),
+    Upsample: (("size", "scale_factor", "mode", "align_corners"), {"recompute_scale_factor": None}),
     Flatten: (("start_dim", "end_dim"), {}),
     Identity: ((), {}),
     **{activation: (activation.options, {}) for activation in ACTIVATIONS},

@@ -1,7 +1,14 @@
 """Resizing and padding layers: Upsample, MaxUnpool2d and the padding layers (thin wrappers of F.interpolate,
 F.max_unpool2d and F.pad)."""
+import numbers
+
 from .. import functional as F
 from .module import Module
+
+
+def _float(factor):
+    """A number as a float (PyTorch keeps scale factors so); anything else as it is, for F.interpolate to refuse."""
+    return float(factor) if isinstance(factor, numbers.Real) else factor
 
 
 class Upsample(Module):
@@ -10,6 +17,8 @@ class Upsample(Module):
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
+        scale_factor = tuple(map(_float, scale_factor)) if isinstance(scale_factor, (tuple, list)) \
+            else _float(scale_factor)
         self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
 
     def forward(self, x):

@@ -214,7 +214,7 @@ def test_layers_match_torch():
 
 def test_layer_reprs_show_their_options():
     assert repr(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)) == \
-        "Upsample(scale_factor=2, mode='bilinear', align_corners=False)"
+        "Upsample(scale_factor=2.0, mode='bilinear', align_corners=False)"  # floats, as PyTorch keeps them
     assert repr(nn.ConstantPad2d(1, 0.5)) == "ConstantPad2d(padding=(1, 1, 1, 1), value=0.5)"
     assert repr(nn.MaxUnpool2d(2)) == "MaxUnpool2d(kernel_size=2, stride=2, padding=0)"
     with raises(ValueError, "ReflectionPad2d: padding must be an int or 4 ints, got (1, 2)"):
