@@ -21,7 +21,6 @@ import math
 import numpy as np
 
 import autograd as ag
-from autograd.dtypes import lowest
 from autograd.grad_mode import no_grad, scoped
 from autograd.layer_rules import layer_rule
 from autograd.ops.reduce import normalize_axes
@@ -31,7 +30,8 @@ from . import layer_rules as rules
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "locally_connected2d",
-    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
+    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "multi_margin_loss",
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batch_norm", "flatten",
@@ -362,97 +362,6 @@ def locally_connected2d(x, w, b=None, stride=1, padding=0):
     y = w.reshape(L, K, -1) @ cols  # (L, K, N): position l uses its own (K, C·KH·KW) matrix
     y = y.permute(2, 1, 0).reshape(N, K, OH, OW)
     return y if b is None else y + b
-
-
-# -- pooling -------------------------------------------------------------------------------------
-def _pool_windows(x, kernel_size, stride, padding, op, n, fill):
-    """Pad with `fill`, then unfold: (N, C, *S) → (N, C, *kernel, *out)."""
-    _check_input(x, n, op)
-    kernel = _ints(kernel_size, n, "kernel_size", op, 1)
-    stride = kernel if stride is None else _ints(stride, n, "stride", op, 1)
-    padding = _ints(padding, n, "padding", op, 0)
-    if any(p > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
-    pads = tuple((p, p) for p in padding)
-    _check_fits(op, tuple(x.shape[2:]), pads, kernel, (1,) * n)
-    if any(padding):
-        x = ag.pad(x, ((0, 0), (0, 0)) + pads, value=fill)
-    return ag.unfold(x, kernel, stride)
-
-
-@layer_rule(rules.MAX_POOL1D)
-@scoped("max_pool1d")
-def max_pool1d(x, kernel_size, stride=None, padding=0):
-    """Largest value of each window: x (N, C, L) → (N, C, OL); stride defaults to kernel_size.
-
-    Padding adds −∞ (the dtype's minimum for integers: never picked). The gradient goes to the window's
-    winner (a NaN wins, as in PyTorch); tied winners share it evenly (PyTorch gives it all to one of them).
-    """
-    return _pool_windows(x, kernel_size, stride, padding, "max_pool1d", 1, lowest(x.dtype)).max(axis=2)
-
-
-@layer_rule(rules.MAX_POOL2D)
-@scoped("max_pool2d")
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Largest value of each KH×KW window: x (N, C, H, W) → (N, C, OH, OW); stride defaults to kernel_size.
-
-    y[n, c, p, q] = max_{i,j} x[n, c, p·s₀ + i, q·s₁ + j], computed as unfold → max over axes (2, 3).
-    Padding adds −∞ (the dtype's minimum for integers: never picked). The gradient goes to the window's
-    winner (a NaN wins, as in PyTorch); tied winners share it evenly (PyTorch gives it all to one of them,
-    so gradients differ on ties only).
-    """
-    return _pool_windows(x, kernel_size, stride, padding, "max_pool2d", 2, lowest(x.dtype)).max(axis=(2, 3))
-
-
-@layer_rule(rules.AVG_POOL1D)
-@scoped("avg_pool1d")
-def avg_pool1d(x, kernel_size, stride=None, padding=0):
-    """Mean of each window: x (N, C, L) → (N, C, OL); zero padding counts towards the mean."""
-    return _pool_windows(x, kernel_size, stride, padding, "avg_pool1d", 1, 0.0).mean(axis=2)
-
-
-@layer_rule(rules.AVG_POOL2D)
-@scoped("avg_pool2d")
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean of each KH×KW window: x (N, C, H, W) → (N, C, OH, OW); stride defaults to kernel_size.
-
-    y[n, c, p, q] = (1 / KH·KW) Σ_{i,j} x[n, c, p·s₀ + i, q·s₁ + j]; zero padding is counted in the
-    mean (PyTorch's default count_include_pad=True).
-    """
-    return _pool_windows(x, kernel_size, stride, padding, "avg_pool2d", 2, 0.0).mean(axis=(2, 3))
-
-
-def _adaptive_matrix(size, out, dtype):
-    """(out, size) averaging matrix: row i averages x[⌊i·size/out⌋ : ⌈(i+1)·size/out⌉] (PyTorch's windows)."""
-    a = np.zeros((out, size), dtype)
-    for i in range(out):
-        start, end = (i * size) // out, -(-((i + 1) * size) // out)
-        a[i, start:end] = 1.0 / (end - start)
-    return a
-
-
-@scoped("adaptive_avg_pool2d")
-def adaptive_avg_pool2d(x, output_size):
-    """Average pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
-
-    output_size 1 is global average pooling (the mean over H and W). Otherwise output row i averages
-    input rows ⌊i·H/OH⌋ … ⌈(i+1)·H/OH⌉ − 1 (likewise columns), like PyTorch. The mean over a rectangle
-    is separable, so y = A_H · x · A_Wᵀ with constant averaging matrices A_H (OH, H), A_W (OW, W).
-    """
-    op = "adaptive_avg_pool2d"
-    _check_rank(x, 4, "(N, C, H, W)", op)
-    H, W = x.shape[2:]
-    if isinstance(output_size, (int, np.integer)) or output_size is None:
-        output_size = (output_size, output_size)
-    OH, OW = (size if o is None else o for o, size in zip(output_size, (H, W)))
-    _ints((OH, OW), 2, "output_size", op, 1)
-    if (OH, OW) == (1, 1):
-        return x.mean(axis=(2, 3), keepdims=True)
-    if OH != H:
-        x = ag.from_numpy(_adaptive_matrix(H, OH, x.dtype)) @ x
-    if OW != W:
-        x = x @ ag.from_numpy(_adaptive_matrix(W, OW, x.dtype).T)
-    return x
 
 
 # -- softmax and losses --------------------------------------------------------------------------
@@ -969,5 +878,8 @@ def one_hot(labels, num_classes=-1):
     return ag.from_numpy((t[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: E402
+                      adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d,
+                      max_pool3d)
 from .resample import interpolate, max_unpool2d, pad  # noqa: E402  (composites of their own module)
 __all__ += ["pad", "interpolate", "max_unpool2d"]

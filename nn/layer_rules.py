@@ -195,42 +195,54 @@ LOG_SOFTMAX = LayerRule(
     lambda args, y, g: {"x": g - np.exp(y) * g.sum(axis=_axis(args), keepdims=True)}, options=("axis",))
 
 
-def _pool_geometry(args, n):
-    """(kernel, stride, padding) of a pooling call, read like F.max_pool2d reads them."""
-    from .functional import _ints
+def _pool_gradients(args, y, g, weights):
+    """Spread ḡ over each window, its element at kernel offset o getting ḡ · weights[o], and crop the padding.
 
-    kernel = _ints(args["kernel_size"], n, "kernel_size", "layer rule", 1)
-    stride = kernel if args["stride"] is None else _ints(args["stride"], n, "stride", "layer rule", 1)
-    return kernel, stride, _ints(args["padding"], n, "padding", "layer rule", 0)
+    weights(windows, y, geometry, args) -> {offset: array like y}, from the window values at each offset."""
+    from .pooling import _windows
 
-
-def _pool_gradients(args, y, g, share):
-    """Spread ḡ over each window with weights share(window values, y) and crop the padding."""
     x = args["x"]
     n = x.ndim - 2
-    kernel, stride, padding = _pool_geometry(args, n)
+    w = _windows(x, n, "layer rule", args["kernel_size"], args["stride"], args["padding"], args.get("dilation", 1),
+                 args["ceil_mode"])
+    kernel, stride, dilation, pads = w.kernel, w.stride, w.dilation, w.pads
     if n == 1:
-        kernel, stride, padding = (1,) + kernel, (1,) + stride, (0,) + padding
+        kernel, stride, dilation, pads = (1,) + kernel, (1,) + stride, (1,) + dilation, ((0, 0),) + pads
     x, y, g = _as_2d((x, y, g), n)
-    padded = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding), constant_values=-np.inf)
-    shares = {offset: share(_window(padded, offset, stride, (1, 1), y.shape[2:]), y)
-              for offset in np.ndindex(*kernel)}
-    total = sum(shares.values())
+    padded = np.pad(x, ((0, 0), (0, 0)) + pads, constant_values=-np.inf)
+    windows = {offset: _window(padded, offset, stride, dilation, y.shape[2:]) for offset in np.ndindex(*kernel)}
     gpadded = np.zeros_like(padded)
-    for offset, part in shares.items():
-        _window(gpadded, offset, stride, (1, 1), y.shape[2:])[...] += g * part / total
-    gx = gpadded[:, :, padding[0]:padded.shape[2] - padding[0], padding[1]:padded.shape[3] - padding[1]]
+    for offset, weight in weights(windows, y, w, args).items():
+        _window(gpadded, offset, stride, dilation, y.shape[2:])[...] += g * weight
+    gx = gpadded[(slice(None), slice(None)) + tuple(slice(before, before + size)
+                                                    for (before, _), size in zip(pads, x.shape[2:]))]
     return {"x": gx[:, :, 0] if n == 1 else gx}
+
+
+def _winners(windows, y, w, args):
+    """1 / (number of winners) at each window's arg-max (the engine's max rule), 0 elsewhere."""
+    hits = {offset: (window == y).astype(np.float64) for offset, window in windows.items()}
+    total = sum(hits.values())
+    return {offset: hit / total for offset, hit in hits.items()}
+
+
+def _evenly(windows, y, w, args):
+    """1 / count everywhere: the count of F.avg_pool2d (kernel size, clipped windows, or divisor_override)."""
+    from .pooling import _divisor
+
+    divisor = _divisor(w, args["count_include_pad"], args.get("divisor_override"))
+    share = 1.0 / (np.prod(w.kernel) if divisor is None else divisor)
+    return {offset: share for offset in windows}
 
 
 def _max_pool_gradients(args, y, g):
     """ḡ routed to each window's arg-max; tied winners share it evenly (the engine's max rule)."""
-    return _pool_gradients(args, y, g, lambda window, y: (window == y).astype(np.float64))
+    return _pool_gradients(args, y, g, _winners)
 
 
 def _avg_pool_gradients(args, y, g):
-    """ḡ / (KH·KW) to every element of each window (padding counts, as in F.avg_pool2d)."""
-    return _pool_gradients(args, y, g, lambda window, y: np.ones_like(y))
+    """ḡ / count to every element of each window (padding counts unless count_include_pad=False)."""
+    return _pool_gradients(args, y, g, _evenly)
 
 
 def _pool_rule(name, kind):
@@ -239,13 +251,14 @@ def _pool_rule(name, kind):
                r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \bar{g}_w\, \frac{[X_i = Y_w]}{\#\mathrm{argmax}_w}",
                "each window's ḡ goes to the element that won its max; tied winners share it evenly")
         return LayerRule(name, {"x": "X"}, ("Y = max of each window", r"Y_w = \max_{i \in w} X_i"), {"x": vjp},
-                         _max_pool_gradients, options=("kernel_size", "stride", "padding"))
+                         _max_pool_gradients, options=("kernel_size", "stride", "padding", "dilation", "ceil_mode"))
     vjp = ("∂L/∂X = ḡ / |w| to all of w",
            r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \frac{\bar{g}_w}{\lvert w \rvert}",
-           "each window w shares its ḡ evenly among its |w| elements (zero padding counts)")
+           "each window w shares its ḡ evenly among its |w| elements (zero padding counts unless "
+           "count_include_pad=False)")
     forward = ("Y = mean of each window", r"Y_w = \frac{1}{\lvert w \rvert} \sum_{i \in w} X_i")
     return LayerRule(name, {"x": "X"}, forward, {"x": vjp}, _avg_pool_gradients,
-                     options=("kernel_size", "stride", "padding"))
+                     options=("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"))
 
 
 MAX_POOL1D, MAX_POOL2D = _pool_rule("max_pool1d", "max"), _pool_rule("max_pool2d", "max")

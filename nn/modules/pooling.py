@@ -1,50 +1,134 @@
-"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (all unfold → reduce over the window axes)."""
+"""Pooling layers: each calls its nn.functional composite (unfold → max or mean over the window axes; the
+adaptive ones gather their windows) with the options it was built with, under PyTorch's names and defaults."""
 from .. import functional as F
 from .module import Module
 
+LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
-class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
+
+class _Pool(Module):
+    """A layer that calls `function(x, **options)`, its options being attributes of the same names."""
+
+    n = 2  # spatial axes
+    function = None  # the nn.functional composite
+    options = ()  # the keyword options passed on, in PyTorch's order
+    shown = ()  # the options extra_repr shows (PyTorch's)
+
+    def forward(self, x):
+        if x.ndim != self.n + 2:
+            raise ValueError(f"{self.describe()}: expected a {self.n + 2}-D input {LAYOUTS[self.n]}, "
+                             f"got shape {tuple(x.shape)}")
+        return type(self).function(x, **{name: getattr(self, name) for name in self.options})
+
+    def extra_repr(self):
+        return ", ".join(f"{name}={getattr(self, name)}" for name in self.shown)
+
+
+class _MaxPool(_Pool):
+    options = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+    shown = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-
-    def _check(self, x):
-        if x.ndim != 4:
-            raise ValueError(f"{self.describe()}: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
 
-class MaxPool2d(_Pool2d):
-    """Maximum over each KH×KW window; the gradient goes to the window's maximum (split evenly on ties)."""
+class MaxPool1d(_MaxPool):
+    """Maximum over each window of length KL (F.max_pool1d); the gradient goes to the window's maximum (split
+    evenly on ties); return_indices=True also returns the winners' indices for F.max_unpool."""
 
-    def forward(self, x):
-        self._check(x)
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-
-class AvgPool2d(_Pool2d):
-    """Mean over each KH×KW window (zero padding counted in the mean, like PyTorch's default)."""
-
-    def forward(self, x):
-        self._check(x)
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+    n, function = 1, F.max_pool1d
 
 
-class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed output size; AdaptiveAvgPool2d(1) is global average pooling."""
+class MaxPool2d(_MaxPool):
+    """Maximum over each KH×KW window (F.max_pool2d); the gradient goes to the window's maximum (split evenly
+    on ties); return_indices=True also returns the winners' flat indices, which nn.MaxUnpool2d inverts."""
+
+    function = F.max_pool2d
+
+
+class MaxPool3d(_MaxPool):
+    """Maximum over each KD×KH×KW window (F.max_pool3d); the gradient goes to the window's maximum (split
+    evenly on ties)."""
+
+    n, function = 3, F.max_pool3d
+
+
+class _AvgPool(_Pool):
+    options = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    shown = ("kernel_size", "stride", "padding")
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
+
+
+class AvgPool1d(_AvgPool):
+    """Mean over each window of length KL (F.avg_pool1d): zero padding counted in the mean unless
+    count_include_pad=False."""
+
+    n, function = 1, F.avg_pool1d
+    options = _AvgPool.options[:-1]
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        # PyTorch's AvgPool1d keeps (and prints) its sizes as 1-tuples
+        self.kernel_size, self.stride, self.padding = (
+            v if isinstance(v, tuple) else (v,) for v in (self.kernel_size, self.stride, self.padding))
+
+
+class AvgPool2d(_AvgPool):
+    """Mean over each KH×KW window (F.avg_pool2d): zero padding counted in the mean (PyTorch's default) unless
+    count_include_pad=False; divisor_override replaces the count."""
+
+    function = F.avg_pool2d
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over each KD×KH×KW window (F.avg_pool3d), with AvgPool2d's options."""
+
+    n, function = 3, F.avg_pool3d
+
+
+class AdaptiveAvgPool1d(_Pool):
+    """Average pooling to a fixed length (F.adaptive_avg_pool1d)."""
+
+    n, function = 1, F.adaptive_avg_pool1d
+    options = shown = ("output_size",)
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, x):
-        if x.ndim != 4:
-            raise ValueError(f"{self.describe()}: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
-        return F.adaptive_avg_pool2d(x, self.output_size)
 
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
+class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
+    """Average pooling to a fixed output size; AdaptiveAvgPool2d(1) is global average pooling."""
+
+    n, function = 2, F.adaptive_avg_pool2d
+
+
+class AdaptiveMaxPool1d(_Pool):
+    """Max pooling to a fixed length (F.adaptive_max_pool1d); return_indices=True also returns the winners'
+    indices."""
+
+    n, function = 1, F.adaptive_max_pool1d
+    options = ("output_size", "return_indices")
+    shown = ("output_size",)
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    """Max pooling to a fixed output size (F.adaptive_max_pool2d); return_indices=True also returns the
+    winners' flat indices in their H·W plane."""
+
+    n, function = 2, F.adaptive_max_pool2d

@@ -41,6 +41,9 @@ LAYER_CASES = [
     (lambda: nn.MaxPool2d(2), (2, 3, 8, 8)),
     (lambda: nn.MaxPool2d(3, stride=2, padding=1), (2, 3, 7, 7)),
     (lambda: nn.AvgPool2d(3, stride=2, padding=1), (2, 3, 7, 7)),
+    (lambda: nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True), (2, 3, 9, 8)),
+    (lambda: nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), (2, 3, 8, 7)),
+    (lambda: nn.AvgPool2d(2, divisor_override=3), (2, 3, 6, 6)),
     (lambda: nn.AdaptiveAvgPool2d(1), (2, 3, 5, 5)),
     (lambda: nn.AdaptiveAvgPool2d((3, 2)), (2, 3, 7, 5)),
     (lambda: nn.BatchNorm1d(3), (4, 3, 5)),
@@ -273,8 +276,7 @@ class Unused(tnn.Module):
 
 @pytest.mark.parametrize("make, words", [
     (lambda: tnn.Sequential(tnn.Linear(2, 2), tnn.LSTM(2, 2)), ["torch.nn.LSTM at '1'", "Linear, Conv1d"]),
-    (lambda: tnn.MaxPool2d(2, ceil_mode=True), ["MaxPool2d", "ceil_mode=True", "ceil_mode=False"]),
-    (lambda: tnn.MaxPool2d(2, dilation=2), ["dilation=2"]),
+    (lambda: tnn.MaxPool2d(2, return_indices=True), ["MaxPool2d", "return_indices=True", "return_indices=False"]),
     (lambda: Residual(), ["Residual.forward is not a plain chain", "add"]),
     (lambda: Reshaping(), ["Reshaping.forward is not a plain chain", "size"]),
     (lambda: Unused(), ["never uses spare.weight, spare.bias"]),

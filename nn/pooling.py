@@ -1,0 +1,342 @@
+"""Pooling composites (nn.functional re-exports them): no backward code here.
+
+    max / avg pool:  pad → unfold (N, C, *K, *O) → max or mean over the kernel axes
+    adaptive max:    pad one −∞ slot per axis → getitem of every window (N, C, O₀, K₀, O₁, K₁) → max over K
+    adaptive avg:    y = A_H · x · A_Wᵀ with constant averaging matrices (the mean over a rectangle is separable)
+
+Their gradients are the chain rule through pad, unfold (whose VJP is fold), getitem (index_add), max (the
+gradient to the winner, tied winners sharing it evenly; a NaN wins) and mean.
+
+Window geometry follows PyTorch. Along an axis of size L with kernel k, stride s, padding p, dilation d:
+
+    O = ⌊(L + 2p − d·(k − 1) − 1) / s⌋ + 1                     (ceil_mode=False)
+    O = ⌈(L + 2p − d·(k − 1) − 1) / s⌉ + 1, less 1 when the last window would start at or past L + p
+                                                              (ceil_mode=True: the last window may run past
+                                                               the padded end, never start in the right padding)
+
+ceil_mode pads the after side further, so the last window fits: with −∞ for max (never picked), with zeros
+for avg, whose divisor then counts only the window's part inside the padded input (count_include_pad=True)
+or inside the input (count_include_pad=False), as PyTorch does.
+"""
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+import autograd as ag
+from autograd.dtypes import lowest
+from autograd.grad_mode import scoped
+from autograd.layer_rules import layer_rule
+
+from . import layer_rules as rules
+from .functional import _check_fits, _check_rank, _ints  # nn.functional re-exports this module's functions
+
+LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+def _check_flag(value, name, op):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be True or False, got {value!r}")
+
+
+# -- window geometry ---------------------------------------------------------------------------------------------
+class Windows(NamedTuple):
+    """Where a pooling call's windows lie: one entry per spatial axis."""
+
+    spatial: tuple  # the input's sizes
+    kernel: tuple
+    stride: tuple
+    padding: tuple  # PyTorch's padding (both sides)
+    dilation: tuple
+    outs: tuple  # the output's sizes
+    pads: tuple  # (before, after) actually padded: the after side grows so that ceil_mode's last window fits
+
+
+def _pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's number of windows along one axis (see the module docstring)."""
+    room = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # that window would start in the right padding
+    return out
+
+
+def _windows(x, n, op, kernel_size, stride, padding, dilation=1, ceil_mode=False):
+    """Check a pooling call's arguments (x is a Tensor or an array) and lay out its windows."""
+    _check_rank(x, n + 2, LAYOUTS[n], op)
+    _check_flag(ceil_mode, "ceil_mode", op)
+    kernel = _ints(kernel_size, n, "kernel_size", op, 1)
+    stride = kernel if stride is None else _ints(stride, n, "stride", op, 1)
+    padding = _ints(padding, n, "padding", op, 0)
+    dilation = _ints(dilation, n, "dilation", op, 1)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+    spatial = tuple(x.shape[2:])
+    _check_fits(op, spatial, tuple((p, p) for p in padding), kernel, dilation)
+    outs = tuple(_pooled_size(*axis, ceil_mode) for axis in zip(spatial, kernel, stride, padding, dilation))
+    pads = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p))
+                 for size, k, s, p, d, o in zip(spatial, kernel, stride, padding, dilation, outs))
+    return Windows(spatial, kernel, stride, padding, dilation, outs, pads)
+
+
+def _unfolded(x, w, fill):
+    """x padded with `fill`, then every window: (N, C, *S) → (N, C, *K, *O)."""
+    if any(before or after for before, after in w.pads):
+        x = ag.pad(x, ((0, 0), (0, 0)) + w.pads, value=fill)
+    return ag.unfold(x, w.kernel, w.stride, 0, w.dilation)
+
+
+def _flat_index(positions, spatial):
+    """Per-axis input positions (arrays broadcasting to (N, C, *O)) → one index into the flattened (*S) plane."""
+    flat = 0
+    for position, size in zip(positions, spatial):
+        flat = flat * size + position
+    return ag.from_numpy(np.asarray(flat, dtype=np.int64))
+
+
+def _along(axis, n, values):
+    """values (O,) shaped to broadcast along output axis `axis` of (N, C, *O)."""
+    return values.reshape((-1,) + (1,) * (n - 1 - axis))
+
+
+def _winner_index(cols, w):
+    """PyTorch's indices of max pooling: each window's first largest value (a NaN wins) as a flat position in
+    its unpadded (*S) plane."""
+    n = len(w.kernel)
+    best = ag.argmax(cols.reshape(tuple(cols.shape[:2]) + (-1,) + w.outs), axis=2).data
+    offsets = np.unravel_index(best, w.kernel)
+    return _flat_index([_along(a, n, np.arange(o) * s - p) + t * d
+                        for a, (t, o, s, p, d) in enumerate(zip(offsets, w.outs, w.stride, w.padding, w.dilation))],
+                       w.spatial)
+
+
+# -- max and average pooling -------------------------------------------------------------------------------------
+def _max_pool(x, n, op, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    _check_flag(return_indices, "return_indices", op)
+    w = _windows(x, n, op, kernel_size, stride, padding, dilation, ceil_mode)
+    cols = _unfolded(x, w, lowest(x.dtype))
+    y = cols.max(axis=tuple(range(2, 2 + n)))
+    return (y, _winner_index(cols, w)) if return_indices else y
+
+
+def _divisor(w, count_include_pad, divisor_override):
+    """avg pooling's divisor per output position, as PyTorch counts: the window clipped to the padded input
+    (count_include_pad) or to the input; None when it is the kernel size everywhere (a plain mean)."""
+    if divisor_override is not None:
+        return divisor_override
+    counts = []
+    for size, k, s, p, o in zip(w.spatial, w.kernel, w.stride, w.padding, w.outs):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, size + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        counts.append(end - start)
+    if all((c == k).all() for c, k in zip(counts, w.kernel)):
+        return None
+    divisor = 1
+    for a, c in enumerate(counts):
+        divisor = divisor * _along(a, len(counts), c)
+    return divisor
+
+
+def _avg_pool(x, n, op, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
+    _check_flag(count_include_pad, "count_include_pad", op)
+    if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer)) or divisor_override == 0):
+        raise ValueError(f"{op}: divisor_override must be a nonzero int or None, got {divisor_override!r}")
+    w = _windows(x, n, op, kernel_size, stride, padding, 1, ceil_mode)
+    cols = _unfolded(x, w, 0)
+    axes = tuple(range(2, 2 + n))
+    divisor = _divisor(w, count_include_pad, divisor_override)
+    if divisor is None:
+        return cols.mean(axis=axes)
+    if isinstance(divisor, np.ndarray):
+        divisor = ag.from_numpy(divisor.astype(x.dtype if x.dtype.kind == "f" else np.float64))
+    return cols.sum(axis=axes) / divisor
+
+
+_MAX_DOC = """Largest value of each {window} window: x {x} → {y}; stride defaults to kernel_size.
+
+    {formula}
+    computed as pad → unfold → max over the kernel axes. Padding adds −∞ (the dtype's minimum for integers:
+    never picked); dilation d spaces a window's elements d apart; ceil_mode keeps a last, partial window that
+    starts inside the input or the left padding. The gradient goes to each window's winner (a NaN wins, as in
+    PyTorch); tied winners share it evenly (PyTorch gives it all to one of them, so gradients differ on ties
+    only). return_indices=True also returns, as an int64 tensor without gradient, each winner's flat index in
+    its unpadded {plane} plane (the first winner on ties, as PyTorch picks), which F.max_unpool2d inverts.
+    """
+
+
+_AVG_DOC = """Mean of each {window} window: x {x} → {y}; stride defaults to kernel_size.
+
+    {formula}
+    computed as pad → unfold → sum over the kernel axes / count. The count is the kernel size ({count}),
+    less the part of a ceil_mode window past the padded end; count_include_pad=False counts only the input's
+    elements.{override}
+    """
+
+
+@layer_rule(rules.MAX_POOL1D)
+@scoped("max_pool1d")
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(x, 1, "max_pool1d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+@layer_rule(rules.MAX_POOL2D)
+@scoped("max_pool2d")
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(x, 2, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+@scoped("max_pool3d")
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(x, 3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+@layer_rule(rules.AVG_POOL1D)
+@scoped("avg_pool1d")
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    return _avg_pool(x, 1, "avg_pool1d", kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+@layer_rule(rules.AVG_POOL2D)
+@scoped("avg_pool2d")
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool(x, 2, "avg_pool2d", kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+@scoped("avg_pool3d")
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool(x, 3, "avg_pool3d", kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def _document(n, max_pool, avg_pool):
+    """Write max_pool{n}d's and avg_pool{n}d's docstrings for n spatial axes from the two templates."""
+    window, x, y, plane = {1: ("length-KL", "(N, C, L)", "(N, C, OL)", "L"),
+                           2: ("KH×KW", "(N, C, H, W)", "(N, C, OH, OW)", "H·W"),
+                           3: ("KD×KH×KW", "(N, C, D, H, W)", "(N, C, OD, OH, OW)", "D·H·W")}[n]
+    out, offsets, at = {1: ("l", "i", "l·s + i·d"), 2: ("p, q", "i,j", "p·s₀ + i·d₀, q·s₁ + j·d₁"),
+                        3: ("o, p, q", "h,i,j", "o·s₀ + h·d₀, p·s₁ + i·d₁, q·s₂ + j·d₂")}[n]
+    undilated = re.sub("·d[₀₁₂]?", "", at)
+    count = window.replace("×", "·").replace("length-", "")
+    max_pool.__doc__ = _MAX_DOC.format(window=window, x=x, y=y, plane=plane,
+                                       formula=f"y[n, c, {out}] = max_{{{offsets}}} x[n, c, {at}],")
+    avg_pool.__doc__ = _AVG_DOC.format(window=window, x=x, y=y, count=count,
+                                       formula=f"y[n, c, {out}] = (1 / count) Σ_{{{offsets}}} x[n, c, {undilated}],",
+                                       override="" if n == 1 else " divisor_override replaces the count everywhere.")
+
+
+_document(1, max_pool1d, avg_pool1d)
+_document(2, max_pool2d, avg_pool2d)
+_document(3, max_pool3d, avg_pool3d)
+
+
+# -- adaptive pooling --------------------------------------------------------------------------------------------
+def _adaptive_bounds(size, out):
+    """PyTorch's adaptive windows along one axis: window i covers ⌊i·size/out⌋ … ⌈(i+1)·size/out⌉ − 1."""
+    i = np.arange(out)
+    return (i * size) // out, -(-((i + 1) * size) // out)
+
+
+def _output_size(x, output_size, n, op):
+    """An int or n entries (None keeps that axis's size) → n sizes ≥ 1."""
+    _check_rank(x, n + 2, LAYOUTS[n], op)
+    spatial = tuple(x.shape[2:])
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size,) * n
+    if not isinstance(output_size, (tuple, list)) or len(output_size) != n:
+        raise ValueError(f"{op}: output_size must be an int or a tuple of {n} ints (None keeps a size), "
+                         f"got {output_size!r}")
+    return _ints(tuple(size if o is None else o for o, size in zip(output_size, spatial)), n, "output_size", op, 1)
+
+
+def _adaptive_matrix(size, out, dtype):
+    """(out, size) averaging matrix: row i averages the i-th adaptive window."""
+    a = np.zeros((out, size), dtype)
+    for i, (start, end) in enumerate(zip(*_adaptive_bounds(size, out))):
+        a[i, start:end] = 1.0 / (end - start)
+    return a
+
+
+def _adaptive_avg_pool(x, output_size, n, op):
+    outs = _output_size(x, output_size, n, op)
+    if outs == (1,) * n:
+        return x.mean(axis=tuple(range(2, 2 + n)), keepdims=True)
+    (H, OH), (W, OW) = (x.shape[2], outs[0]), (x.shape[-1], outs[-1])
+    if n == 2 and OH != H:
+        x = ag.from_numpy(_adaptive_matrix(H, OH, x.dtype)) @ x
+    if OW != W:
+        x = x @ ag.from_numpy(_adaptive_matrix(W, OW, x.dtype).T)
+    return x
+
+
+@scoped("adaptive_avg_pool1d")
+def adaptive_avg_pool1d(x, output_size):
+    """Average pooling to a fixed length: x (N, C, L) → (N, C, OL).
+
+    y[n, c, i] = mean x[n, c, ⌊i·L/OL⌋ … ⌈(i+1)·L/OL⌉ − 1] (PyTorch's windows), computed as y = x · A_Lᵀ with
+    a constant averaging matrix A_L (OL, L).
+    """
+    return _adaptive_avg_pool(x, output_size, 1, "adaptive_avg_pool1d")
+
+
+@scoped("adaptive_avg_pool2d")
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
+
+    output_size 1 is global average pooling (the mean over H and W). Otherwise output row i averages
+    input rows ⌊i·H/OH⌋ … ⌈(i+1)·H/OH⌉ − 1 (likewise columns), like PyTorch. The mean over a rectangle
+    is separable, so y = A_H · x · A_Wᵀ with constant averaging matrices A_H (OH, H), A_W (OW, W).
+    """
+    return _adaptive_avg_pool(x, output_size, 2, "adaptive_avg_pool2d")
+
+
+def _adaptive_max_pool(x, output_size, return_indices, n, op):
+    """Every adaptive window as (N, C, O₀, K₀, O₁, K₁, …), K the widest window along the axis: narrower windows
+    are filled up with a −∞ slot padded after the input's end, so the max (and its tie rule) sees each window once."""
+    _check_flag(return_indices, "return_indices", op)
+    outs = _output_size(x, output_size, n, op)
+    spatial = tuple(x.shape[2:])
+    index, slots = [slice(None)] * 2, []
+    for a, (size, out) in enumerate(zip(spatial, outs)):
+        starts, ends = _adaptive_bounds(size, out)
+        at = starts[:, None] + np.arange((ends - starts).max())  # (O, K)
+        at = np.where(at < ends[:, None], at, size)  # past the window's end: the −∞ slot
+        slots.append(at)
+        index.append(at.reshape((1,) * 2 * a + at.shape + (1,) * 2 * (n - 1 - a)))
+    cols = ag.pad(x, ((0, 0), (0, 0)) + ((0, 1),) * n, value=lowest(x.dtype))[tuple(index)]
+    kernel_axes = tuple(range(3, 3 + 2 * n, 2))
+    y = cols.max(axis=kernel_axes)
+    if not return_indices:
+        return y
+    # the winner among each window's (K₀, K₁, …) slots, scanned in row-major order like PyTorch
+    window_last = cols.permute(0, 1, *range(2, 2 + 2 * n, 2), *kernel_axes)
+    best = ag.argmax(window_last.reshape(tuple(y.shape) + (-1,)), axis=-1).data
+    offsets = np.unravel_index(best, tuple(at.shape[1] for at in slots))
+    winners = [at[_along(a, n, np.arange(at.shape[0])), t] for a, (at, t) in enumerate(zip(slots, offsets))]
+    return y, _flat_index(winners, spatial)
+
+
+@scoped("adaptive_max_pool1d")
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """Max pooling to a fixed length: x (N, C, L) → (N, C, OL).
+
+    y[n, c, i] = max x[n, c, ⌊i·L/OL⌋ … ⌈(i+1)·L/OL⌉ − 1] (PyTorch's windows). Composed as getitem of every
+    window (narrower ones filled with −∞) → max; the gradient and return_indices
+    as in max_pool1d.
+    """
+    return _adaptive_max_pool(x, output_size, return_indices, 1, "adaptive_max_pool1d")
+
+
+@scoped("adaptive_max_pool2d")
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Max pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
+
+    y[n, c, i, j] = max of x[n, c] over rows ⌊i·H/OH⌋ … ⌈(i+1)·H/OH⌉ − 1 and columns ⌊j·W/OW⌋ … ⌈(j+1)·W/OW⌉ − 1
+    (PyTorch's windows; they overlap when OH does not divide H). Composed as getitem of every window (narrower
+    ones filled with −∞) → max over the window axes; the gradient and return_indices as in max_pool2d.
+    """
+    return _adaptive_max_pool(x, output_size, return_indices, 2, "adaptive_max_pool2d")
