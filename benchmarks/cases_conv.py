@@ -326,3 +326,31 @@ def lenet_f_torch(tiny):
                 p.grad = None
 
     return step
+
+
+# -- resampling: reflect pad and interpolate, forward + backward ------------------------------------------------------
+
+RESAMPLE_SHAPE = {False: (8, 16, 32, 32), True: (2, 2, 4, 4)}
+RESAMPLES = {  # name: (what, call(F, x))
+    "pad_reflect": ("F.pad reflect (1, 1, 1, 1)", lambda F, x: F.pad(x, (1, 1, 1, 1), mode="reflect")),
+    "upsample_bilinear": ("F.interpolate ×2 bilinear", lambda F, x: F.interpolate(x, scale_factor=2, mode="bilinear")),
+    "upsample_nearest": ("F.interpolate ×2 nearest", lambda F, x: F.interpolate(x, scale_factor=2, mode="nearest")),
+}
+
+
+def _resample_step(engine, call):
+    def build(tiny):
+        lib = need("autograd" if engine == "ours" else "torch")
+        F = need("nn.functional" if engine == "ours" else "torch.nn.functional")
+        x0 = np.random.default_rng(0).standard_normal(RESAMPLE_SHAPE[tiny]).astype(np.float32)
+        x = lib.tensor(x0, requires_grad=True)
+        g = lib.tensor(np.random.default_rng(1).standard_normal(call(F, x).shape).astype(np.float32))
+        return _fwd_bwd_step(lambda: call(F, x), (x,), g)
+
+    return build
+
+
+for _name, (_what, _call) in RESAMPLES.items():
+    _case = add_case(CASES, _name, f"{_what} fwd+bwd on (8, 16, 32, 32)", repeat=20)
+    _case.builder("ours")(_resample_step("ours", _call))
+    _case.builder("torch")(_resample_step("torch", _call))
