@@ -114,7 +114,7 @@ class Capture:
                 result = node.backward(node, ones)
             result = result if type(result) is tuple else (result,)
             self._locals[node] = [None if g is None or child is None else
-                                  _fit(g, node.in_meta[i][0], node.in_meta[i][1], node, i).data
+                                  np.asarray(_fit(g, node.in_meta[i][0], node.in_meta[i][1], node, i))
                                   for i, (child, g) in enumerate(zip(node.inputs, result))]
         return self._locals[node][flow.index]
 
@@ -134,7 +134,7 @@ class Capture:
                 result = node.backward(node, Tensor._wrap(unit))
             g = (result if type(result) is tuple else (result,))[flow.index]
             if g is not None:
-                column[k] = _fit(g, in_shape, in_dtype, node, flow.index).data[element]
+                column[k] = np.asarray(_fit(g, in_shape, in_dtype, node, flow.index))[element]
         return column
 
     # -- checking a VJP --------------------------------------------------------------
@@ -183,7 +183,7 @@ class Capture:
                 g = result[index] if index < len(result) else None
                 if g is not None:
                     shape, dtype = fresh.in_meta[index]
-                    rhs += float(np.sum(_fit(g, shape, dtype, fresh, index).data * u))
+                    rhs += float(np.sum(np.asarray(_fit(g, shape, dtype, fresh, index)) * u))
         except Exception as error:  # a user Function may not run twice; the picture then says why
             return None, f"{type(error).__name__}: {error}"
         return abs(lhs - rhs) / (max(abs(lhs), abs(rhs)) + 1e-6), None

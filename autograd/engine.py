@@ -7,6 +7,10 @@ and adds it to what waits for that input's node. Cotangents live in a dict and a
 dropped once used; a leaf's gradient reaches its `AccumulateGrad` node, whose VJP adds
 it to `.grad`. After a node ran, its saved values are freed unless `retain_graph=True`.
 
+Gradients are Tensors only under `create_graph=True` (the VJPs then record a graph of their
+own). Otherwise they travel as raw NumPy arrays and the primitives' rules run on arrays
+(`graph.Node.vjp_on_arrays`); hooks, observers and user Functions still see Tensors.
+
 Around that loop sit small helpers: which nodes must run for `grad` (a pre-pass), tensor
 hooks (checked: a hook may change a gradient's values, not its shape), detect_anomaly's
 check of each result, and the `create_graph` scope. An *observer* (any callable
@@ -21,7 +25,7 @@ import contextlib
 import numpy as np
 
 from .graph import AccumulateGrad, backward_order, position
-from .grad_mode import set_grad_enabled, state
+from .grad_mode import VJP_ON_ARRAYS, set_grad_enabled, state
 from .tensor import Tensor, as_tensor
 
 #: Scope element pushed while a VJP runs under `create_graph=True` (viz draws that part apart).
@@ -36,9 +40,10 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
     (for `grad`); then only the nodes between the seeds and the targets run. accumulate: run the
     leaves' AccumulateGrad nodes (False leaves every `.grad` alone).
     """
+    on_arrays = not create_graph
     pending = {}
     for (node, slot), g in seeds:
-        _add(pending, node, slot, g)
+        _add(pending, node, slot, g.data if on_arrays else g)
     order = backward_order(pending)
     runs = _nodes_to_run(order, targets, accumulate)
     if targets is not None:
@@ -52,23 +57,48 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                     node.release()
                 continue
             if node.pre_hooks and run_hooks:
-                upstream = _apply_hooks(node, upstream)
+                upstream = _apply_hooks(node, upstream, on_arrays)
             if targets is not None and node in targets:
                 for slot in targets[node]:
-                    captured[(node, slot)] = upstream[slot]
+                    captured[(node, slot)] = _tensor(upstream[slot])
             if runs is not None and node not in runs:
                 if observer is not None:
-                    observer(node, upstream, (), ())
+                    _observe(observer, node, upstream, (), ())
                 continue
-            grads, raw_shapes = _vjp(node, upstream, create_graph)
+            grads, raw_shapes = _vjp(node, upstream, on_arrays)
             if observer is not None:
-                observer(node, upstream, grads, raw_shapes)
+                _observe(observer, node, upstream, grads, raw_shapes)
             if not retain_graph:
                 node.release()
             for child, slot, g in zip(node.inputs, node.input_slots, grads):
                 if g is not None:
                     _add(pending, child, slot, g)
     return captured
+
+
+def _tensor(g):
+    """A gradient as the user sees it: a Tensor (None stays None)."""
+    return g if g is None or isinstance(g, Tensor) else Tensor._wrap(np.asarray(g))
+
+
+def _tensors(grads):
+    return [_tensor(g) for g in grads]
+
+
+def _observe(observer, node, upstream, grads, raw_shapes):
+    with _user_code():
+        observer(node, _tensors(upstream), _tensors(grads), raw_shapes)
+
+
+@contextlib.contextmanager
+def _user_code():
+    """Code other than a primitive's rule (a hook, an observer, a user Function's VJP) sees Tensors,
+    and ops on arrays give it Tensors as usual."""
+    token = VJP_ON_ARRAYS.set(False)
+    try:
+        yield
+    finally:
+        VJP_ON_ARRAYS.reset(token)
 
 
 def _add(pending, node, slot, g):
@@ -100,32 +130,38 @@ def _nodes_to_run(order, targets, accumulate):
 
 @contextlib.contextmanager
 def _backward_mode(create_graph):
-    """Grad mode on only for `create_graph` (VJPs then record the gradient's own graph)."""
+    """Grad mode on only for `create_graph` (VJPs then record the gradient's own graph); otherwise
+    the VJPs run on arrays."""
     previous_mode, previous_scope = set_grad_enabled(create_graph), state.scope
+    token = VJP_ON_ARRAYS.set(not create_graph)
     try:
         yield
     finally:
+        VJP_ON_ARRAYS.reset(token)
         set_grad_enabled(previous_mode)
         state.scope = previous_scope
 
 
-def _vjp(node, upstream, create_graph):
+def _vjp(node, upstream, on_arrays):
     """Run node's VJP on its upstream gradients. Returns per input the gradient summed to the input's
-    shape and dtype (or None), and per input the shape the VJP returned (None: already the input's)."""
+    shape and dtype (or None; an array when `on_arrays`, else a Tensor), and per input the shape the
+    VJP returned (None: already the input's)."""
     if node.released:
         raise RuntimeError(
             f"trying to backward through the graph a second time ({node!r} was freed after the "
             "first backward); pass retain_graph=True to the first backward to keep it"
         )
     if len(upstream) > 1:
-        upstream = [Tensor._wrap(np.zeros(shape, dtype)) if g is None else g
+        upstream = [_zeros(shape, dtype, on_arrays) if g is None else g
                     for g, (shape, dtype) in zip(upstream, node.out_meta)]
-    if create_graph:
+    if not on_arrays:
         state.scope = node.scope + (BACKWARD_SCOPE + node.name,)
-    if state.anomaly:
-        result = _vjp_under_anomaly(node, upstream)
-    else:
-        result = node.backward(node, *upstream)
+        result = _run_rule(node, upstream)
+    elif node.vjp_on_arrays:
+        result = _run_rule(node, upstream)
+    else:  # a user Function: its VJP is written for Tensors
+        with _user_code():
+            result = _run_rule(node, _tensors(upstream))
     if type(result) is not tuple:
         result = (result,)
     if len(result) != len(node.inputs):
@@ -138,31 +174,50 @@ def _vjp(node, upstream, create_graph):
     for index, (child, meta, g) in enumerate(zip(node.inputs, node.in_meta, result)):
         if g is None or child is None:
             grads.append(None)
+            continue
+        if on_arrays:
+            if type(g) is not np.ndarray and not isinstance(g, np.generic):
+                g = g.data if isinstance(g, Tensor) else np.asarray(g)
+            if g.shape == meta[0] and g.dtype == meta[1]:
+                grads.append(g)
+                continue
         elif type(g) is Tensor and g.data.shape == meta[0] and g.data.dtype == meta[1]:
             grads.append(g)
-        else:
-            if raw_shapes is None:
-                raw_shapes = [None] * len(result)
-            raw_shapes[index] = np.shape(g.data if isinstance(g, Tensor) else g)
-            grads.append(_fit(g, meta[0], meta[1], node, index))
+            continue
+        if raw_shapes is None:
+            raw_shapes = [None] * len(result)
+        raw_shapes[index] = np.shape(g.data if isinstance(g, Tensor) else g)
+        g = _fit(g, meta[0], meta[1], node, index)
+        grads.append(g if on_arrays else _tensor(g))
     return grads, raw_shapes or ()
 
 
+def _zeros(shape, dtype, on_arrays):
+    """The gradient of an output that received none (a multi-output node's other outputs)."""
+    zeros = np.zeros(shape, dtype)
+    return zeros if on_arrays else Tensor._wrap(zeros)
+
+
+def _run_rule(node, upstream):
+    return _vjp_under_anomaly(node, upstream) if state.anomaly else node.backward(node, *upstream)
+
+
 def _fit(g, shape, dtype, node, index):
-    """Sum a VJP's result back to its input's shape (undoing broadcasting) and dtype."""
+    """Sum a VJP's result back to its input's shape (undoing broadcasting) and dtype; an array stays
+    an array, anything else becomes a Tensor."""
     from .ops import sum_to
 
-    if not isinstance(g, Tensor):
+    if not isinstance(g, (Tensor, np.ndarray, np.generic)):
         g = as_tensor(np.asarray(g))
-    if g.data.shape != shape:
+    if g.shape != shape:
         try:
             g = sum_to(g, shape)
         except ValueError:
             raise RuntimeError(
                 f"{node!r} returned a gradient of shape {g.shape} for input {index}, which has shape {shape}"
             ) from None
-    if g.data.dtype != dtype:
-        g = g.to(dtype)
+    if g.dtype != dtype:
+        g = g.to(dtype) if isinstance(g, Tensor) else np.asarray(g, dtype)
     return g
 
 
@@ -184,14 +239,15 @@ def _vjp_under_anomaly(node, upstream):
     return result
 
 
-def _apply_hooks(node, upstream):
+def _apply_hooks(node, upstream, on_arrays):
     """Run the tensor hooks registered on node's outputs; a returned gradient must keep the shape."""
     upstream = list(upstream)
     for index, fn in node.pre_hooks:
-        g = upstream[index]
+        g = _tensor(upstream[index])
         if g is None:
             continue
-        result = fn(g)
+        with _user_code():
+            result = fn(g)
         if result is None:
             continue
         result = as_tensor(result, like=g)
@@ -201,7 +257,8 @@ def _apply_hooks(node, upstream):
                 f"gradient of shape {result.shape} and dtype {result.dtype}; expected shape {g.shape} "
                 f"and a floating dtype (a hook may change a gradient's values, not its shape)"
             )
-        upstream[index] = result if result.dtype == g.dtype else result.to(g.dtype)
+        result = result if result.dtype == g.dtype else result.to(g.dtype)
+        upstream[index] = result.data if on_arrays else result
     return upstream
 
 

@@ -1,4 +1,5 @@
-"""Per-thread switches read while a graph is built: grad mode, anomaly mode, the scope stack.
+"""Per-thread switches read while a graph is built: grad mode, anomaly mode, the scope stack
+(and, for the engine, whether the VJP running now works on raw arrays).
 
 Each lives in a `contextvars.ContextVar`, so it is per thread as in PyTorch (and per asyncio
 task): `no_grad()` in an evaluation thread leaves a training thread recording, and every new
@@ -16,6 +17,9 @@ import functools
 GRAD_ENABLED = contextvars.ContextVar("chainrule_grad_enabled", default=True)
 ANOMALY = contextvars.ContextVar("chainrule_anomaly", default=False)
 SCOPE = contextvars.ContextVar("chainrule_scope", default=())
+#: True while a primitive's VJP runs on raw NumPy arrays (a backward that records no graph of its own):
+#: then a primitive applied to arrays only returns arrays, and `saved_tensors` gives arrays.
+VJP_ON_ARRAYS = contextvars.ContextVar("chainrule_vjp_on_arrays", default=False)
 
 
 class _State:

@@ -57,6 +57,9 @@ class Node:
     constants = ()
     options = {}
     out_counters = site = pre_hooks = output_names = constant_names = None
+    #: True when backward(node, *grads) is written for raw NumPy arrays as well as Tensors (every primitive
+    #: of the table is): a backward without create_graph then runs it on arrays, with no Tensor per step.
+    vjp_on_arrays = False
 
     @property
     def n_outputs(self):
@@ -109,6 +112,7 @@ class AccumulateGrad(Node):
 
     name = "accumulate_grad"
     formula = None
+    vjp_on_arrays = True
 
     def __init__(self, leaf):
         self._leaf = weakref.ref(leaf)
@@ -126,16 +130,20 @@ class AccumulateGrad(Node):
 
     @staticmethod
     def backward(node, g):
-        """Add g to the leaf's `.grad` (an own, C-contiguous array unless it carries a graph)."""
+        """Add g (an array, or a Tensor under create_graph) to the leaf's `.grad`: an own, C-contiguous
+        array unless it carries a graph."""
         leaf = node.variable
         if leaf is None:
             return ()
-        if leaf.grad is not None:
+        tensor = type(leaf)
+        if not isinstance(g, tensor):
+            leaf.grad = tensor._wrap(_own(g, leaf) if leaf.grad is None else np.asarray(leaf.grad.data + g))
+        elif leaf.grad is not None:
             leaf.grad = leaf.grad + g
         elif g._node is not None and GRAD_ENABLED.get():  # create_graph: the gradient keeps its graph
             leaf.grad = g
-        else:  # VJPs may return views, or one g for two inputs: copy, so later in-place updates are safe
-            leaf.grad = type(g)._wrap(np.array(g.data, dtype=leaf.data.dtype, order="C"))
+        else:
+            leaf.grad = tensor._wrap(_own(g.data, leaf))
         return ()
 
     def release(self):
@@ -143,6 +151,12 @@ class AccumulateGrad(Node):
 
     def __repr__(self):
         return "<AccumulateGrad>"
+
+
+def _own(g, leaf):
+    """g as a new C-contiguous array in the leaf's dtype: VJPs may return views, or one g for two
+    inputs, so `.grad` gets its own copy and later in-place updates are safe."""
+    return np.array(g, dtype=leaf.data.dtype, order="C")
 
 
 def position(tensor):

@@ -1,15 +1,13 @@
-"""Elementwise primitives. Each: forward on arrays, VJP on Tensors, formulas.
+"""Elementwise primitives. Each: forward on arrays, VJP on arrays or Tensors (see `function`), formulas.
 
 Binary VJPs return gradients of the broadcast shape; the engine sums them back
 to each input's shape (`sum_to`), so the rules below are the textbook ones.
 """
 import numpy as np
 
-from ..function import Formula, Function, primitive
+from ..function import Formula, Function, primitive, values
 from ..dtypes import get_default_dtype, result_type
 from ..tensor import Tensor, as_tensor
-
-const = Tensor._wrap
 
 
 @primitive
@@ -103,10 +101,10 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:  # a⁰ is constant: where b = 0 the exponent b − 1 becomes 0, so 0·a⁰ = 0 even at a = 0
-            zero_exponent = b.data == 0
+            zero_exponent = values(b) == 0
             ga = g * b * a ** (where(zero_exponent, 0.0, b - 1) if zero_exponent.any() else b - 1)
         if need_b:  # like PyTorch: 0 where a = 0 and b ≥ 0; ln of a < 0 is NaN, a = 0 with b < 0 gives −∞
-            zero_base = (a.data == 0) & (b.data >= 0)
+            zero_base = (values(a) == 0) & (values(b) >= 0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 gb = g * a ** b * log(where(zero_base, 1.0, a) if zero_base.any() else a)
         return ga, gb
@@ -171,7 +169,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         a, = ctx.saved_tensors
-        return g * const(np.sign(a.data))
+        return g * np.sign(values(a))
 
 
 @primitive
@@ -220,7 +218,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * const(y.data > 0)
+        return g * (values(y) > 0)
 
 
 class _Pick(Function):
@@ -239,8 +237,9 @@ class _Pick(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        share = ((a.data == ctx.pick(a.data, b.data)) - 0.5 * (a.data == b.data)).astype(g.dtype)
-        return g * const(share), g * const(1 - share)
+        a, b = values(a), values(b)
+        share = ((a == ctx.pick(a, b)) - 0.5 * (a == b)).astype(g.dtype)
+        return g * share, g * (1 - share)
 
 
 @primitive
@@ -270,7 +269,7 @@ class Where(Function):
     @staticmethod
     def backward(ctx, g):
         c, = ctx.saved_tensors
-        zero = const(np.zeros((), g.dtype))
+        zero = np.zeros((), g.dtype)
         _, need_a, need_b = ctx.needs_input_grad
         return (None, where(c, g, zero) if need_a else None, where(c, zero, g) if need_b else None)
 
@@ -387,8 +386,9 @@ def to_float(a):
 def _unary(cls, floating=True):
     """The function of a unary primitive; a `floating` one (exp, log, …) computes integers in the default float dtype."""
     if floating:
-        def op(a):
-            return cls.apply(a if isinstance(a, Tensor) and a.data.dtype.kind == "f" else to_float(a))
+        def op(a):  # (an array in a VJP run on arrays stays one)
+            return cls.apply(a if isinstance(a, (Tensor, np.ndarray, np.generic)) and a.dtype.kind == "f"
+                             else to_float(a))
     else:
         def op(a):
             return cls.apply(a)

@@ -1,7 +1,7 @@
 """Matrix product (1-d, 2-d and batched with broadcasting, NumPy's `matmul` rules)."""
 import numpy as np
 
-from ..function import Formula, Function, primitive
+from ..function import Formula, Function, primitive, values
 from .shape import reshape, swapaxes, sum_to
 
 
@@ -30,7 +30,7 @@ class MatMul(Function):
 def _at_g(a, g, like):
     """Aᵀ·ḡ, laid out like B: for a transposed matrix B = Wᵀ (as in x·Wᵀ) it is computed as (ḡᵀ·A)ᵀ,
     so the transpose's own VJP hands W a C-contiguous gradient instead of a strided copy."""
-    if like.ndim == 2 and g.ndim == 2 and like.data.flags.f_contiguous and not like.data.flags.c_contiguous:
+    if like.ndim == 2 and g.ndim == 2 and values(like).flags.f_contiguous and not values(like).flags.c_contiguous:
         return swapaxes(swapaxes(g, -1, -2) @ a, -1, -2)
     return swapaxes(a, -1, -2) @ g
 

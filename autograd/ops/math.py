@@ -16,7 +16,7 @@ import numpy as np
 
 from ..creation import from_numpy
 from ..dtypes import result_type
-from ..function import Formula, Function, primitive
+from ..function import Formula, Function, primitive, values
 from ..grad_mode import scoped
 from ..tensor import Tensor, as_tensor
 from .elementwise import _binary, _promotable, _unary, div, exp, log, pow, sqrt
@@ -187,7 +187,7 @@ class _Step(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return from_numpy(np.zeros(g.shape, g.dtype))
+        return np.zeros(g.shape, g.dtype)
 
 
 @primitive
@@ -234,7 +234,7 @@ class Remainder(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (g if need_a else None), (-g * from_numpy(np.floor_divide(a.data, b.data)) if need_b else None)
+        return (g if need_a else None), (-g * np.floor_divide(values(a), values(b)) if need_b else None)
 
 
 sin = _unary(Sin)

@@ -166,6 +166,22 @@ def test_primitive_gradgradcheck(name, fn, specs, kwargs):
     assert ag.gradgradcheck(fn, make_inputs(specs, seed=len(PARAMS) + 1), **kwargs)
 
 
+@pytest.mark.parametrize("name, fn, specs, kwargs", PARAMS)
+def test_rule_gives_the_same_gradient_on_arrays_and_on_tensors(name, fn, specs, kwargs):
+    """Each rule is written once: a plain backward runs it on arrays, create_graph=True on Tensors."""
+    xs = make_inputs(specs, seed=3)
+    out = fn(*xs)
+    out = out[0] if isinstance(out, tuple) else out
+    seed = ag.tensor(np.random.default_rng(4).standard_normal(out.shape))
+    on_arrays = ag.grad(out, xs, seed, retain_graph=True, allow_unused=True)
+    on_tensors = ag.grad(out, xs, seed, create_graph=True, allow_unused=True)
+    for a, t in zip(on_arrays, on_tensors):
+        assert (a is None) == (t is None)
+        if a is not None:
+            assert type(a) is ag.Tensor and type(a.data) is np.ndarray and a.dtype == t.dtype
+            np.testing.assert_allclose(a.data, t.data, rtol=1e-13, atol=1e-15)
+
+
 def test_each_case_exercises_its_primitive():
     """A case really builds a node of the primitive it is filed under (not only its neighbours)."""
     for name, cases in CASES.items():
