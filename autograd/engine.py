@@ -25,7 +25,7 @@ import contextlib
 import numpy as np
 
 from .graph import AccumulateGrad, backward_order, position
-from .grad_mode import VJP_ON_ARRAYS, set_grad_enabled, state
+from .grad_mode import ANOMALY, VJP_ON_ARRAYS, set_grad_enabled, state
 from .tensor import Tensor, as_tensor
 
 #: Scope element pushed while a VJP runs under `create_graph=True` (viz draws that part apart).
@@ -154,14 +154,17 @@ def _vjp(node, upstream, on_arrays):
     if len(upstream) > 1:
         upstream = [_zeros(shape, dtype, on_arrays) if g is None else g
                     for g, (shape, dtype) in zip(upstream, node.out_meta)]
-    if not on_arrays:
+    user_code = on_arrays and not node.vjp_on_arrays  # a user Function: its VJP is written for Tensors
+    if user_code:
+        upstream = _tensors(upstream)
+        token = VJP_ON_ARRAYS.set(False)
+    elif not on_arrays:
         state.scope = node.scope + (BACKWARD_SCOPE + node.name,)
-        result = _run_rule(node, upstream)
-    elif node.vjp_on_arrays:
-        result = _run_rule(node, upstream)
-    else:  # a user Function: its VJP is written for Tensors
-        with _user_code():
-            result = _run_rule(node, _tensors(upstream))
+    try:
+        result = _vjp_under_anomaly(node, upstream) if ANOMALY.get() else node.backward(node, *upstream)
+    finally:
+        if user_code:
+            VJP_ON_ARRAYS.reset(token)
     if type(result) is not tuple:
         result = (result,)
     if len(result) != len(node.inputs):
@@ -196,10 +199,6 @@ def _zeros(shape, dtype, on_arrays):
     """The gradient of an output that received none (a multi-output node's other outputs)."""
     zeros = np.zeros(shape, dtype)
     return zeros if on_arrays else Tensor._wrap(zeros)
-
-
-def _run_rule(node, upstream):
-    return _vjp_under_anomaly(node, upstream) if state.anomaly else node.backward(node, *upstream)
 
 
 def _fit(g, shape, dtype, node, index):

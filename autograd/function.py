@@ -364,12 +364,15 @@ def _resolve_saved(ctx, args, arrays, returned):
     saved = []
     versions = []
     taken = ()  # input positions already saved: in x·x, x is input 0 and input 1
-    for item in ctx.saved:
-        if not isinstance(item, Tensor):
-            index = _input_position(item, args, arrays, taken)  # most often an input's own array
-            if index is not None:
-                taken += (index,)
-                item = args[index]
+    n = len(arrays)
+    for position, item in enumerate(ctx.saved):
+        if position < n and item is arrays[position] and isinstance(args[position], Tensor):
+            index = position  # input i saved as the i-th value: the common case, no search
+        else:
+            index = None if isinstance(item, Tensor) else _input_position(item, args, arrays, taken)
+        if index is not None:
+            taken += (index,)
+            item = args[index]
         if isinstance(item, Tensor):
             saved.append(item)
             counter = item._vc
