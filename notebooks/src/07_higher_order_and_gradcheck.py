@@ -1,8 +1,9 @@
 # %% [markdown]
 # # 07 · Higher-order derivatives, gradcheck, and weight decay
 #
-# chainrule's VJPs are written with Tensor operations, so the backward pass is itself a graph that can be
-# differentiated again (`create_graph=True`). This notebook
+# chainrule's VJPs are written with operations that work on Tensors as well as on arrays. With
+# `create_graph=True` they run on Tensors, so the backward pass is itself a graph that can be
+# differentiated again (a plain backward runs the same rules on raw arrays, which is faster). This notebook
 #
 # 1. takes second and third derivatives and a Hessian, checked against formulas and finite differences;
 # 2. writes a custom `autograd.Function` with a **wrong** VJP and lets `autograd.gradcheck` catch it;
