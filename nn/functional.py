@@ -27,6 +27,10 @@ from autograd.ops.reduce import normalize_axes
 from autograd.tensor import Tensor, as_tensor
 
 from . import layer_rules as rules
+from ._checks import check_fits, check_rank, ints
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d,  # noqa: F401
+                      avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
+from .resample import interpolate, max_unpool2d, pad  # noqa: F401  (composites of their own modules)
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "locally_connected2d",
@@ -36,27 +40,11 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "multi_margin_loss",
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batch_norm", "flatten",
     "gelu", "elu", "selu", "celu", "silu", "mish", "softplus", "softsign", "hardtanh", "relu6", "hardsigmoid",
-    "hardswish", "logsigmoid", "normalize", "one_hot",
+    "hardswish", "logsigmoid", "normalize", "one_hot", "pad", "interpolate", "max_unpool2d",
 ]
 
 
-# -- argument checks ----------------------------------------------------------------------------
-def _ints(value, n, name, op, low):
-    """An int or n ints → a tuple of n ints, each ≥ low."""
-    out = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(out) != n or not all(isinstance(v, (int, np.integer)) for v in out):
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    if min(out) < low:
-        raise ValueError(f"{op}: {name} must be ≥ {low}, got {value!r}")
-    return tuple(int(v) for v in out)
-
-
-def _check_rank(t, ndim, layout, op, what="input"):
-    if t.ndim != ndim:
-        raise ValueError(f"{op}: expected {what} of shape {layout}, got shape {tuple(t.shape)} "
-                         f"({t.ndim} dimensions)")
-
-
+# -- argument checks (the shared ones are in nn._checks) ------------------------------------------
 SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}  # the names of 1, 2, 3 spatial axes
 KERNEL = {1: "KL", 2: "KH, KW", 3: "KD, KH, KW"}
 SIDES = {1: "((left, right),)", 2: "((top, bottom), (left, right))",
@@ -65,21 +53,13 @@ SIDES = {1: "((left, right),)", 2: "((top, bottom), (left, right))",
 
 def _check_input(x, n, op):
     """x must be (N, C, L) for n = 1 spatial axis, (N, C, H, W) for n = 2, (N, C, D, H, W) for n = 3."""
-    _check_rank(x, n + 2, f"(N, C, {SPATIAL[n]})", op)
+    check_rank(x, n + 2, f"(N, C, {SPATIAL[n]})", op)
 
 
 def _check_weight(w, n, lead, op):
     """w must be (*lead, KL), (*lead, KH, KW) or (*lead, KD, KH, KW), `lead` naming its first two axes."""
-    _check_rank(w, n + 2, f"({lead}, {KERNEL[n]})", op, "weight")
+    check_rank(w, n + 2, f"({lead}, {KERNEL[n]})", op, "weight")
 
-
-def _check_fits(op, spatial, pads, kernel, dilation):
-    """Every window must fit inside the padded input."""
-    padded = tuple(s + before + after for s, (before, after) in zip(spatial, pads))
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if any(w > p for w, p in zip(span, padded)):
-        raise ValueError(f"{op}: kernel {kernel} (dilation {dilation}, spanning {span}) is larger than the "
-                         f"padded input {padded} (input {spatial}, padding {tuple(pads)})")
 
 
 def _conv_padding(padding, kernel, stride, dilation, op):
@@ -101,7 +81,7 @@ def _conv_padding(padding, kernel, stride, dilation, op):
             raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
-    return tuple((p, p) for p in _ints(padding, n, "padding", op, 0))
+    return tuple((p, p) for p in ints(padding, n, "padding", op, 0))
 
 
 def _check_groups(groups, channels, op, what):
@@ -133,10 +113,10 @@ def _conv(x, w, b, stride, padding, dilation, groups, op, n):
         raise ValueError(f"{op}: weight expects {Cg * groups} input channels (groups={groups}), input has {C}")
     _check_groups(groups, K, op, "output channels of the weight")
     _check_bias(b, K, op)
-    stride = _ints(stride, n, "stride", op, 1)
-    dilation = _ints(dilation, n, "dilation", op, 1)
+    stride = ints(stride, n, "stride", op, 1)
+    dilation = ints(dilation, n, "dilation", op, 1)
     pads = _conv_padding(padding, kernel, stride, dilation, op)
-    _check_fits(op, tuple(x.shape[2:]), pads, kernel, dilation)
+    check_fits(op, tuple(x.shape[2:]), pads, kernel, dilation)
 
     out = tuple(_out_size(size + sum(p), k, s, d)
                 for size, p, k, s, d in zip(x.shape[2:], pads, kernel, stride, dilation))
@@ -276,10 +256,10 @@ def _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, 
     _check_groups(groups, C, op, "input channels")
     K = Kg * groups
     _check_bias(b, K, op)
-    stride = _ints(stride, n, "stride", op, 1)
-    padding = _ints(padding, n, "padding", op, 0)
-    dilation = _ints(dilation, n, "dilation", op, 1)
-    output_padding = _ints(output_padding, n, "output_padding", op, 0)
+    stride = ints(stride, n, "stride", op, 1)
+    padding = ints(padding, n, "padding", op, 0)
+    dilation = ints(dilation, n, "dilation", op, 1)
+    output_padding = ints(output_padding, n, "output_padding", op, 0)
     if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation)):
         raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
                          f"or dilation {dilation}")
@@ -340,16 +320,16 @@ def locally_connected2d(x, w, b=None, stride=1, padding=0):
     Computed as unfold → one matmul per output position (batched over the L = OH·OW positions).
     """
     op = "locally_connected2d"
-    _check_rank(x, 4, "(N, C, H, W)", op)
-    _check_rank(w, 6, "(OH, OW, K, C, KH, KW)", op, "weight")
+    check_rank(x, 4, "(N, C, H, W)", op)
+    check_rank(w, 6, "(OH, OW, K, C, KH, KW)", op, "weight")
     N, C = x.shape[:2]
     OH, OW, K, Cw = w.shape[:4]
     kernel = tuple(w.shape[4:])
     if Cw != C:
         raise ValueError(f"{op}: weight expects {Cw} input channels, input has {C}")
-    stride = _ints(stride, 2, "stride", op, 1)
-    padding = _ints(padding, 2, "padding", op, 0)
-    _check_fits(op, tuple(x.shape[2:]), tuple((p, p) for p in padding), kernel, (1, 1))
+    stride = ints(stride, 2, "stride", op, 1)
+    padding = ints(padding, 2, "padding", op, 0)
+    check_fits(op, tuple(x.shape[2:]), tuple((p, p) for p in padding), kernel, (1, 1))
     cols = ag.unfold(x, kernel, stride, padding)  # (N, C, KH, KW, OH, OW)
     out = tuple(cols.shape[4:])
     if out != (OH, OW):
@@ -877,9 +857,3 @@ def one_hot(labels, num_classes=-1):
                          f"(expected 0…{num_classes - 1})")
     return ag.from_numpy((t[..., None] == np.arange(num_classes)).astype(np.int64))
 
-
-from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: E402
-                      adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d,
-                      max_pool3d)
-from .resample import interpolate, max_unpool2d, pad  # noqa: E402  (composites of their own module)
-__all__ += ["pad", "interpolate", "max_unpool2d"]

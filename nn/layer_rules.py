@@ -10,13 +10,15 @@ import numpy as np
 
 from autograd.layer_rules import LayerRule
 
+from ._checks import ints
+
 
 def _spatial(args, n, kernel):
     """(stride, dilation, ((before, after) per axis)) of a convolution, read like F.conv2d reads them."""
-    from .functional import _conv_padding, _ints
+    from .functional import _conv_padding  # nn.functional's composites use these rules: imported when first needed
 
-    stride = _ints(args["stride"], n, "stride", "layer rule", 1)
-    dilation = _ints(args["dilation"], n, "dilation", "layer rule", 1)
+    stride = ints(args["stride"], n, "stride", "layer rule", 1)
+    dilation = ints(args["dilation"], n, "dilation", "layer rule", 1)
     return stride, dilation, _conv_padding(args["padding"], kernel, stride, dilation, "layer rule")
 
 

@@ -29,7 +29,7 @@ from autograd.grad_mode import scoped
 from autograd.layer_rules import layer_rule
 
 from . import layer_rules as rules
-from .functional import _check_fits, _check_rank, _ints  # nn.functional re-exports this module's functions
+from ._checks import check_fits, check_rank, ints
 
 LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
@@ -63,16 +63,16 @@ def _pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 def _windows(x, n, op, kernel_size, stride, padding, dilation=1, ceil_mode=False):
     """Check a pooling call's arguments (x is a Tensor or an array) and lay out its windows."""
-    _check_rank(x, n + 2, LAYOUTS[n], op)
+    check_rank(x, n + 2, LAYOUTS[n], op)
     _check_flag(ceil_mode, "ceil_mode", op)
-    kernel = _ints(kernel_size, n, "kernel_size", op, 1)
-    stride = kernel if stride is None else _ints(stride, n, "stride", op, 1)
-    padding = _ints(padding, n, "padding", op, 0)
-    dilation = _ints(dilation, n, "dilation", op, 1)
+    kernel = ints(kernel_size, n, "kernel_size", op, 1)
+    stride = kernel if stride is None else ints(stride, n, "stride", op, 1)
+    padding = ints(padding, n, "padding", op, 0)
+    dilation = ints(dilation, n, "dilation", op, 1)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     spatial = tuple(x.shape[2:])
-    _check_fits(op, spatial, tuple((p, p) for p in padding), kernel, dilation)
+    check_fits(op, spatial, tuple((p, p) for p in padding), kernel, dilation)
     outs = tuple(_pooled_size(*axis, ceil_mode) for axis in zip(spatial, kernel, stride, padding, dilation))
     pads = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - size - p))
                  for size, k, s, p, d, o in zip(spatial, kernel, stride, padding, dilation, outs))
@@ -243,14 +243,14 @@ def _adaptive_bounds(size, out):
 
 def _output_size(x, output_size, n, op):
     """An int or n entries (None keeps that axis's size) → n sizes ≥ 1."""
-    _check_rank(x, n + 2, LAYOUTS[n], op)
+    check_rank(x, n + 2, LAYOUTS[n], op)
     spatial = tuple(x.shape[2:])
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * n
     if not isinstance(output_size, (tuple, list)) or len(output_size) != n:
         raise ValueError(f"{op}: output_size must be an int or a tuple of {n} ints (None keeps a size), "
                          f"got {output_size!r}")
-    return _ints(tuple(size if o is None else o for o, size in zip(output_size, spatial)), n, "output_size", op, 1)
+    return ints(tuple(size if o is None else o for o, size in zip(output_size, spatial)), n, "output_size", op, 1)
 
 
 def _adaptive_matrix(size, out, dtype):

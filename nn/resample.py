@@ -22,7 +22,7 @@ import numpy as np
 import autograd as ag
 from autograd.grad_mode import scoped
 
-from .functional import _check_rank, _ints  # nn.functional re-exports this module's functions at its end
+from ._checks import check_rank, ints
 
 def _along(axis, index):
     """An index that applies `index` to axis `axis` and keeps the axes before it."""
@@ -271,13 +271,13 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     PyTorch, which writes one; each copy then gets ḡ/k, where PyTorch gives each the whole ḡ).
     """
     op = "max_unpool2d"
-    _check_rank(x, 4, "(N, C, H, W)", op)
+    check_rank(x, 4, "(N, C, H, W)", op)
     indices = np.asarray(indices.data if isinstance(indices, ag.Tensor) else indices)
     if indices.shape != tuple(x.shape):
         raise ValueError(f"{op}: indices must have the input's shape {tuple(x.shape)}, got {indices.shape}")
-    kernel = _ints(kernel_size, 2, "kernel_size", op, 1)
-    stride = kernel if stride is None else _ints(stride, 2, "stride", op, 1)
-    padding = _ints(padding, 2, "padding", op, 0)
+    kernel = ints(kernel_size, 2, "kernel_size", op, 1)
+    stride = kernel if stride is None else ints(stride, 2, "stride", op, 1)
+    padding = ints(padding, 2, "padding", op, 0)
     shape = tuple(x.shape[:2]) + _unpool_size(x, kernel, stride, padding, output_size, op)
     places = _plane_positions(indices, shape, op)
     counts = np.bincount(places, minlength=math.prod(shape))[places]
