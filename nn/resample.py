@@ -24,6 +24,7 @@ from autograd.grad_mode import scoped
 
 from ._checks import check_rank, ints
 
+
 def _along(axis, index):
     """An index that applies `index` to axis `axis` and keeps the axes before it."""
     return (slice(None),) * axis + (index,)
@@ -189,13 +190,32 @@ def _interpolation_matrix(n_in, n_out, scale, mode, align_corners, dtype):
     return a
 
 
-def _resize_axis(x, axis, a):
-    """y = A·x along `axis`: y[…, d, …] = Σᵢ A[d, i]·x[…, i, …], as one matmul by the constant A."""
+def _resize_axis(x, axis, n_out, scale, mode, align_corners):
+    """y = A·x along `axis`: y[…, d, …] = Σᵢ A[d, i]·x[…, i, …], as one matmul by the constant A.
+
+    A matmul also adds the inputs of weight 0, and 0·inf is NaN: when x holds an inf or a NaN, the sources are
+    read instead (y = x[i] for nearest, (1 − λ)·x[i₀] + λ·x[i₁] for linear), so they stay local, as in PyTorch.
+    """
+    n_in = x.shape[axis]
+    if x.dtype.kind == "f" and not np.isfinite(x.data).all():
+        return _read_sources(x, axis, n_out, scale, mode, align_corners)
+    a = _interpolation_matrix(n_in, n_out, scale, mode, align_corners, x.dtype)
     if axis == x.ndim - 1:
         return x @ ag.from_numpy(np.ascontiguousarray(a.T))
     shape = tuple(x.shape)
     y = ag.from_numpy(a) @ x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:]))
     return y.reshape(shape[:axis] + (a.shape[0],) + shape[axis + 1:])
+
+
+def _read_sources(x, axis, n_out, scale, mode, align_corners):
+    """The interpolation along `axis` as a gather of its sources (exact with inf and NaN; its gradient adds
+    through index_add, slower than the matmul's)."""
+    n_in = x.shape[axis]
+    if mode == "nearest":
+        return x[_along(axis, _nearest_sources(n_in, n_out, scale))]
+    lo, hi, lam = _linear_sources(n_in, n_out, scale, align_corners)
+    lam = ag.from_numpy(lam.astype(x.dtype).reshape((n_out,) + (1,) * (x.ndim - 1 - axis)))
+    return x[_along(axis, lo)] * (1 - lam) + x[_along(axis, hi)] * lam
 
 
 def _check_mode(x, mode, align_corners, op):
@@ -221,14 +241,15 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     nearest   y[d] = x[min(⌊d · scale⌋, in − 1)], scale = in/out (1/scale_factor when that is given); 3-, 4-, 5-D
     linear    y[d] = (1 − λ)·x[⌊s⌋] + λ·x[min(⌊s⌋ + 1, in − 1)], λ = s − ⌊s⌋, s = d·(in − 1)/(out − 1) with
               align_corners, else max((d + ½)·scale − ½, 0); mode 'linear' for 3-D, 'bilinear' 4-D, 'trilinear' 5-D
-    Each axis is y = A·x with a constant (out, in) matrix A, so the gradient is Aᵀ·ḡ: every input gets back the ḡ of the outputs that read it, with their weights. (A matmul adds
-    the 0-weighted inputs too, so an inf in x makes NaNs along its row of the output, where PyTorch keeps them local.)
+    Each axis is y = A·x with a constant (out, in) matrix A, so the gradient is Aᵀ·ḡ: every input gets back the ḡ
+    of the outputs that read it, with their weights. (An x holding inf or NaN is resized by reading the sources
+    instead: a matmul would spread them through the 0 weights.)
     """
     op = "interpolate"
     _check_mode(x, mode, align_corners, op)
     sizes, scales = _output_sizes(x, size, scale_factor, op)
-    for axis, (n_in, n_out, scale) in enumerate(zip(x.shape[2:], sizes, scales), start=2):
-        x = _resize_axis(x, axis, _interpolation_matrix(n_in, n_out, scale, mode, bool(align_corners), x.dtype))
+    for axis, (n_out, scale) in enumerate(zip(sizes, scales), start=2):
+        x = _resize_axis(x, axis, n_out, scale, mode, bool(align_corners))
     return x
 
 
