@@ -21,10 +21,11 @@ from collections import OrderedDict
 import numpy as np
 
 from . import models
-from .modules import (CELU, ELU, GELU, SELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d,
-                      Conv2d, Conv3d, ConvTranspose2d, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh, Identity,
-                      LeakyReLU, Linear, LocallyConnected2d, LogSigmoid, LogSoftmax, MaxPool2d, Mish, ReLU, ReLU6,
-                      Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh, Upsample)
+from .modules import (CELU, ELU, GELU, SELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
+                      Conv3d, ConvTranspose2d, ConvTranspose3d, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh,
+                      Identity, LeakyReLU, Linear, LocallyConnected2d, LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d,
+                      MaxPool3d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh, Upsample)
 from .modules.module import Module, ModuleDict, ModuleList, Sequential
 
 _CONV = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias")
@@ -41,11 +42,14 @@ LAYERS = {
     Conv2d: ((*_CONV, "padding_mode"), {}),
     Conv3d: ((*_CONV, "padding_mode"), {}),
     ConvTranspose2d: ((*_CONV, "output_padding"), {"padding_mode": "zeros"}),
+    ConvTranspose3d: ((*_CONV, "output_padding"), {"padding_mode": "zeros"}),
     LocallyConnected2d: (("in_channels", "out_channels", "input_size", "kernel_size", "stride", "padding", "bias"),
                          {}),
-    MaxPool2d: ((*_POOL, "dilation", "ceil_mode"), {"return_indices": False}),
-    AvgPool2d: ((*_POOL, "ceil_mode", "count_include_pad", "divisor_override"), {}),
-    AdaptiveAvgPool2d: (("output_size",), {}),
+    **{pool: ((*_POOL, "dilation", "ceil_mode"), {"return_indices": False}) for pool in (MaxPool1d, MaxPool2d, MaxPool3d)},
+    AvgPool1d: ((*_POOL, "ceil_mode", "count_include_pad"), {}),
+    **{pool: ((*_POOL, "ceil_mode", "count_include_pad", "divisor_override"), {}) for pool in (AvgPool2d, AvgPool3d)},
+    **{pool: (("output_size",), {}) for pool in (AdaptiveAvgPool1d, AdaptiveAvgPool2d)},
+    **{pool: (("output_size",), {"return_indices": False}) for pool in (AdaptiveMaxPool1d, AdaptiveMaxPool2d)},
     BatchNorm1d: (_NORM, {}),
     BatchNorm2d: (_NORM, {}),
     Dropout: (("p",), {}),
