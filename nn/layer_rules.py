@@ -263,8 +263,8 @@ def _pool_rule(name, kind):
                      options=("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"))
 
 
-MAX_POOL1D, MAX_POOL2D = _pool_rule("max_pool1d", "max"), _pool_rule("max_pool2d", "max")
-AVG_POOL1D, AVG_POOL2D = _pool_rule("avg_pool1d", "avg"), _pool_rule("avg_pool2d", "avg")
+MAX_POOL1D, MAX_POOL2D, MAX_POOL3D = (_pool_rule(f"max_pool{n}d", "max") for n in (1, 2, 3))
+AVG_POOL1D, AVG_POOL2D, AVG_POOL3D = (_pool_rule(f"avg_pool{n}d", "avg") for n in (1, 2, 3))
 
 
 def _centred(g, axes):

@@ -113,6 +113,13 @@ def test_pool1d(fn):
     assert_rule_is_the_engines(fn, tensor(2, 3, 9), 3, stride=2, padding=1)
 
 
+@pytest.mark.parametrize("fn, options", [(F.max_pool3d, {"dilation": (1, 2, 1)}),
+                                         (F.avg_pool3d, {"count_include_pad": False})])
+def test_pool3d(fn, options):
+    assert_rule_is_the_engines(fn, tensor(2, 2, 4, 6, 5), (2, 2, 3), stride=(2, 1, 2), padding=(1, 1, 1),
+                               ceil_mode=True, **options)
+
+
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 2, 2)])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])
@@ -137,7 +144,7 @@ def test_mean_subtraction_backward_is_mean_subtraction(axis):
 
 def test_every_composite_with_a_rule_is_tested_here():
     tested = {"conv2d", "conv1d", "linear", "cross_entropy", "softmax", "log_softmax", "max_pool2d", "avg_pool2d",
-              "max_pool1d", "avg_pool1d", "batch_norm"}
+              "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "batch_norm"}
     with_rules = {name for name in F.__all__ if hasattr(getattr(F, name), "layer_rule")}
     assert with_rules == tested
 
