@@ -233,6 +233,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(x, w, b, stride, padding, dilation, groups, "conv2d", 2)
 
 
+@layer_rule(rules.CONV3D)
 @scoped("conv3d")
 def conv3d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """3-d cross-correlation, like PyTorch: x (N, C, D, H, W), w (K, C/groups, KD, KH, KW), b (K,) → (N, K, OD, OH, OW).

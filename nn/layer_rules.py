@@ -34,18 +34,14 @@ def _as_2d(arrays, n):
 
 
 def _conv_gradients(args, y, g):
-    """∂L/∂W = corr(X, ḡ), ∂L/∂X = conv_full(ḡ, rot180 W), ∂L/∂b = Σ ḡ, per group.
+    """∂L/∂W = corr(X, ḡ), ∂L/∂X = conv_full(ḡ, rot180 W), ∂L/∂b = Σ ḡ, per group (1, 2 or 3 spatial axes).
 
     corr: ∂L/∂W[k, c, i, j] = Σ_{n,p,q} ḡ[n, k, p, q] · X̃[n, c, p·s + i·d, q·s + j·d] (X̃ zero-padded).
     conv_full: spread ḡ out by the stride (s − 1 zeros between entries), pad it by d·(k − 1) on every side,
     cross-correlate it with W rotated by 180° (input and output channels swapped), then crop the padding.
     """
     x, w = args["x"], args["w"]
-    n = x.ndim - 2
-    stride, dilation, pads = _spatial(args, n, w.shape[2:])
-    if n == 1:
-        stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
-    x, w, g = _as_2d((x, w, g), n)
+    stride, dilation, pads = _spatial(args, x.ndim - 2, w.shape[2:])
     padded = np.pad(x, ((0, 0), (0, 0)) + pads)
     groups = args["groups"]
     K, Cg = w.shape[:2]
@@ -55,38 +51,38 @@ def _conv_gradients(args, y, g):
         ks, cs = slice(group * Kg, (group + 1) * Kg), slice(group * Cg, (group + 1) * Cg)
         gw[ks] = _correlate_with_gradient(padded[:, cs], g[:, ks], w.shape[2:], stride, dilation)
         full = _full_convolution(g[:, ks], w[ks], stride, dilation)
-        gpadded[:, cs, :full.shape[2], :full.shape[3]] = full  # rows no window reaches keep 0
-    (top, bottom), (left, right) = pads
-    gx = gpadded[:, :, top:gpadded.shape[2] - bottom, left:gpadded.shape[3] - right]
-    out = {"x": gx[:, :, 0] if n == 1 else gx, "w": gw[:, :, 0] if n == 1 else gw}
+        gpadded[(slice(None), cs) + tuple(slice(0, n) for n in full.shape[2:])] = full  # what no window reaches: 0
+    gx = gpadded[(slice(None), slice(None)) + tuple(slice(before, before + n)
+                                                    for (before, _), n in zip(pads, x.shape[2:]))]
+    out = {"x": gx, "w": gw}
     if args["b"] is not None:
-        out["b"] = g.sum(axis=(0, 2, 3))
+        out["b"] = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
     return out
 
 
 def _correlate_with_gradient(padded, g, kernel, stride, dilation):
-    """corr(X̃, ḡ): for each kernel position, the input values it met times ḡ, summed over n, p, q."""
+    """corr(X̃, ḡ): for each kernel position, the input values it met times ḡ, summed over n and the positions."""
     out = tuple(g.shape[2:])
     gw = np.zeros((g.shape[1], padded.shape[1]) + tuple(kernel))
     for offset in np.ndindex(*kernel):
+        window = _window(padded, offset, stride, dilation, out)
         gw[(slice(None), slice(None)) + offset] = np.einsum(
-            "nkpq,ncpq->kc", g, _window(padded, offset, stride, dilation, out))
+            "nkl,ncl->kc", g.reshape(g.shape[:2] + (-1,)), window.reshape(window.shape[:2] + (-1,)))
     return gw
 
 
 def _full_convolution(g, w, stride, dilation):
     """conv_full(ḡ, rot180 W): ḡ spread by the stride and padded by d·(k − 1), cross-correlated with the
-    kernel rotated by 180°. Covers the rows of the padded input that some window reaches."""
-    N, K, OH, OW = g.shape
-    spread = np.zeros((N, K, stride[0] * (OH - 1) + 1, stride[1] * (OW - 1) + 1))
-    spread[:, :, ::stride[0], ::stride[1]] = g
+    kernel rotated by 180°. Covers the part of the padded input that some window reaches."""
+    spread = np.zeros(g.shape[:2] + tuple(s * (n - 1) + 1 for s, n in zip(stride, g.shape[2:])))
+    spread[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)] = g
     reach = [d * (k - 1) for k, d in zip(w.shape[2:], dilation)]
-    full = np.pad(spread, ((0, 0), (0, 0), (reach[0], reach[0]), (reach[1], reach[1])))
-    rotated = w[:, :, ::-1, ::-1]
+    full = np.pad(spread, ((0, 0), (0, 0)) + tuple((r, r) for r in reach))
+    rotated = w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
     size = tuple(s + r for s, r in zip(spread.shape[2:], reach))
-    gx = np.zeros((N, w.shape[1]) + size)
+    gx = np.zeros((g.shape[0], w.shape[1]) + size)
     for offset in np.ndindex(*w.shape[2:]):
-        gx += np.einsum("nkpq,kc->ncpq", _window(full, offset, (1, 1), dilation, size),
+        gx += np.einsum("nk...,kc->nc...", _window(full, offset, (1,) * len(size), dilation, size),
                         rotated[(slice(None), slice(None)) + offset])
     return gx
 
@@ -108,6 +104,7 @@ def _conv_rule(name, positions):
 
 CONV1D = _conv_rule("conv1d", "n,l")
 CONV2D = _conv_rule("conv2d", "n,p,q")
+CONV3D = _conv_rule("conv3d", "n,o,p,q")
 
 
 def _linear_gradients(args, y, g):

@@ -54,6 +54,13 @@ def test_conv1d(options):
                                **options)
 
 
+@pytest.mark.parametrize("options", [{}, {"stride": (2, 1, 2), "padding": ((1, 0), (0, 2), (1, 1)), "dilation": (1, 2, 1)},
+                                     {"groups": 2, "padding": "same"}])
+def test_conv3d(options):
+    assert_rule_is_the_engines(F.conv3d, tensor(2, 4, 5, 6, 5), tensor(6, 4 // options.get("groups", 1), 2, 3, 2),
+                               tensor(6), **options)
+
+
 def test_conv2d_with_an_input_that_needs_no_gradient():
     assert_rule_is_the_engines(F.conv2d, tensor(2, 1, 6, 6, grad=False), tensor(3, 1, 3, 3), tensor(3), padding=1)
 
@@ -143,7 +150,7 @@ def test_mean_subtraction_backward_is_mean_subtraction(axis):
 
 
 def test_every_composite_with_a_rule_is_tested_here():
-    tested = {"conv2d", "conv1d", "linear", "cross_entropy", "softmax", "log_softmax", "max_pool2d", "avg_pool2d",
+    tested = {"conv3d", "conv2d", "conv1d", "linear", "cross_entropy", "softmax", "log_softmax", "max_pool2d", "avg_pool2d",
               "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "batch_norm"}
     with_rules = {name for name in F.__all__ if hasattr(getattr(F, name), "layer_rule")}
     assert with_rules == tested
