@@ -2,6 +2,9 @@
 the op, what was expected and what came."""
 import numpy as np
 
+#: The input layout of a composite with 1, 2 or 3 spatial axes.
+LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
 
 def ints(value, n, name, op, low):
     """An int or n ints → a tuple of n ints, each ≥ low."""

@@ -27,7 +27,7 @@ from autograd.ops.reduce import normalize_axes
 from autograd.tensor import Tensor, as_tensor
 
 from . import layer_rules as rules
-from ._checks import check_fits, check_rank, ints
+from ._checks import LAYOUTS, check_fits, check_rank, ints
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d,  # noqa: F401
                       avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
 from .resample import interpolate, max_unpool2d, pad  # noqa: F401  (composites of their own modules)
@@ -45,7 +45,6 @@ __all__ = [
 
 
 # -- argument checks (the shared ones are in nn._checks) ------------------------------------------
-SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}  # the names of 1, 2, 3 spatial axes
 KERNEL = {1: "KL", 2: "KH, KW", 3: "KD, KH, KW"}
 SIDES = {1: "((left, right),)", 2: "((top, bottom), (left, right))",
          3: "((front, back), (top, bottom), (left, right))"}
@@ -53,7 +52,7 @@ SIDES = {1: "((left, right),)", 2: "((top, bottom), (left, right))",
 
 def _check_input(x, n, op):
     """x must be (N, C, L) for n = 1 spatial axis, (N, C, H, W) for n = 2, (N, C, D, H, W) for n = 3."""
-    check_rank(x, n + 2, f"(N, C, {SPATIAL[n]})", op)
+    check_rank(x, n + 2, LAYOUTS[n], op)
 
 
 def _check_weight(w, n, lead, op):

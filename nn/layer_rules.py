@@ -28,11 +28,6 @@ def _window(array, offset, stride, dilation, out):
         slice(o * d, o * d + s * (size - 1) + 1, s) for o, s, d, size in zip(offset, stride, dilation, out))]
 
 
-def _as_2d(arrays, n):
-    """1-d layouts (N, C, L) as 2-d ones (N, C, 1, L): one implementation serves both."""
-    return [None if a is None else (a[:, :, None] if n == 1 else a) for a in arrays]
-
-
 def _conv_gradients(args, y, g):
     """∂L/∂W = corr(X, ḡ), ∂L/∂X = conv_full(ḡ, rot180 W), ∂L/∂b = Σ ḡ, per group (1, 2 or 3 spatial axes).
 
@@ -201,13 +196,9 @@ def _pool_gradients(args, y, g, weights):
     from .pooling import _windows
 
     x = args["x"]
-    n = x.ndim - 2
-    w = _windows(x, n, "layer rule", args["kernel_size"], args["stride"], args["padding"], args.get("dilation", 1),
-                 args["ceil_mode"])
+    w = _windows(x, x.ndim - 2, "layer rule", args["kernel_size"], args["stride"], args["padding"],
+                 args.get("dilation", 1), args["ceil_mode"])
     kernel, stride, dilation, pads = w.kernel, w.stride, w.dilation, w.pads
-    if n == 1:
-        kernel, stride, dilation, pads = (1,) + kernel, (1,) + stride, (1,) + dilation, ((0, 0),) + pads
-    x, y, g = _as_2d((x, y, g), n)
     padded = np.pad(x, ((0, 0), (0, 0)) + pads, constant_values=-np.inf)
     windows = {offset: _window(padded, offset, stride, dilation, y.shape[2:]) for offset in np.ndindex(*kernel)}
     gpadded = np.zeros_like(padded)
@@ -215,7 +206,7 @@ def _pool_gradients(args, y, g, weights):
         _window(gpadded, offset, stride, dilation, y.shape[2:])[...] += g * weight
     gx = gpadded[(slice(None), slice(None)) + tuple(slice(before, before + size)
                                                     for (before, _), size in zip(pads, x.shape[2:]))]
-    return {"x": gx[:, :, 0] if n == 1 else gx}
+    return {"x": gx}
 
 
 def _winners(windows, y, w, args):

@@ -27,11 +27,10 @@ import autograd as ag
 from autograd.dtypes import lowest
 from autograd.grad_mode import scoped
 from autograd.layer_rules import layer_rule
+from autograd.ops.elementwise import to_float
 
 from . import layer_rules as rules
-from ._checks import check_fits, check_rank, ints
-
-LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+from ._checks import LAYOUTS, check_fits, check_rank, ints
 
 
 def _check_flag(value, name, op):
@@ -94,18 +93,41 @@ def _flat_index(positions, spatial):
     return ag.from_numpy(np.asarray(flat, dtype=np.int64))
 
 
-def _along(axis, n, values):
+def _on_axis(axis, n, values):
     """values (O,) shaped to broadcast along output axis `axis` of (N, C, *O)."""
     return values.reshape((-1,) + (1,) * (n - 1 - axis))
 
 
-def _winner_index(cols, w):
-    """PyTorch's indices of max pooling: each window's first largest value (a NaN wins) as a flat position in
-    its unpadded (*S) plane."""
+def _inside(w):
+    """(K, *O) bool: whether kernel offset k of the window at each output position lies in the unpadded input."""
     n = len(w.kernel)
-    best = ag.argmax(cols.reshape(tuple(cols.shape[:2]) + (-1,) + w.outs), axis=2).data
+    inside = True
+    for a, (size, k, o, s, p, d) in enumerate(zip(w.spatial, w.kernel, w.outs, w.stride, w.padding, w.dilation)):
+        position = (np.arange(k) * d)[:, None] + (np.arange(o) * s - p)[None, :]  # (k, o)
+        shape = [1] * (2 * n)
+        shape[a], shape[n + a] = k, o
+        inside = inside & ((position >= 0) & (position < size)).reshape(shape)
+    return inside.reshape((-1,) + w.outs)
+
+
+def _winner(values, inside, axis):
+    """The slot along `axis` that PyTorch's max pooling picks: the first inside the input holding the largest
+    value, or the last NaN when there is one (it takes a value that is larger, or NaN)."""
+    largest = values.max(axis=axis, keepdims=True)
+    nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+    first = np.argmax(((values == largest) | nan) & inside, axis=axis)
+    last_nan = values.shape[axis] - 1 - np.argmax(np.flip(nan, axis=axis), axis=axis)
+    return np.where(nan.any(axis=axis), last_nan, first)
+
+
+def _winner_index(cols, w):
+    """PyTorch's indices of max pooling as flat positions in the unpadded (*S) plane: in each window the first
+    element inside the input that holds the largest value, or the last NaN when the window has one (PyTorch
+    takes a value when it is larger or NaN)."""
+    n = len(w.kernel)
+    best = _winner(cols.data.reshape(tuple(cols.shape[:2]) + (-1,) + w.outs), _inside(w), axis=2)
     offsets = np.unravel_index(best, w.kernel)
-    return _flat_index([_along(a, n, np.arange(o) * s - p) + t * d
+    return _flat_index([_on_axis(a, n, np.arange(o) * s - p) + t * d
                         for a, (t, o, s, p, d) in enumerate(zip(offsets, w.outs, w.stride, w.padding, w.dilation))],
                        w.spatial)
 
@@ -135,7 +157,7 @@ def _divisor(w, count_include_pad, divisor_override):
         return None
     divisor = 1
     for a, c in enumerate(counts):
-        divisor = divisor * _along(a, len(counts), c)
+        divisor = divisor * _on_axis(a, len(counts), c)
     return divisor
 
 
@@ -162,7 +184,8 @@ _MAX_DOC = """Largest value of each {window} window: x {x} → {y}; stride defau
     starts inside the input or the left padding. The gradient goes to each window's winner (a NaN wins, as in
     PyTorch); tied winners share it evenly (PyTorch gives it all to one of them, so gradients differ on ties
     only). return_indices=True also returns, as an int64 tensor without gradient, each winner's flat index in
-    its unpadded {plane} plane (the first winner on ties, as PyTorch picks), which F.max_unpool2d inverts.
+    its unpadded {plane} plane (the first winner inside the input on ties, the last NaN if any, as PyTorch
+    picks), which F.max_unpool2d inverts.
     """
 
 
@@ -264,9 +287,19 @@ def _adaptive_matrix(size, out, dtype):
 
 
 def _adaptive_avg_pool(x, output_size, n, op):
+    """Separable: y = A_H · x · A_Wᵀ. A matmul also adds the inputs of weight 0, and 0·inf is NaN: an x holding
+    inf or NaN is averaged window by window instead, so they stay inside their windows, as in PyTorch."""
     outs = _output_size(x, output_size, n, op)
+    x = to_float(x)
     if outs == (1,) * n:
         return x.mean(axis=tuple(range(2, 2 + n)), keepdims=True)
+    if not np.isfinite(x.data).all():
+        cols, slots = _adaptive_windows(x, outs, 0.0)
+        counts = 1
+        for a, (size, out) in enumerate(zip(x.shape[2:], outs)):
+            starts, ends = _adaptive_bounds(size, out)
+            counts = counts * _on_axis(a, n, ends - starts)
+        return cols.sum(axis=tuple(range(3, 3 + 2 * n, 2))) / ag.from_numpy(np.asarray(counts, x.dtype))
     (H, OH), (W, OW) = (x.shape[2], outs[0]), (x.shape[-1], outs[-1])
     if n == 2 and OH != H:
         x = ag.from_numpy(_adaptive_matrix(H, OH, x.dtype)) @ x
@@ -296,29 +329,41 @@ def adaptive_avg_pool2d(x, output_size):
     return _adaptive_avg_pool(x, output_size, 2, "adaptive_avg_pool2d")
 
 
-def _adaptive_max_pool(x, output_size, return_indices, n, op):
+def _adaptive_windows(x, outs, fill):
     """Every adaptive window as (N, C, O₀, K₀, O₁, K₁, …), K the widest window along the axis: narrower windows
-    are filled up with a −∞ slot padded after the input's end, so the max (and its tie rule) sees each window once."""
+    are filled up with a slot holding `fill` padded after the input's end (−∞ for max, 0 for a sum), so each
+    element of a window is seen once. Also returns, per axis, the (O, K) input positions (the fill slot's: size)."""
+    n = len(outs)
+    index, slots = [slice(None)] * 2, []
+    for a, (size, out) in enumerate(zip(x.shape[2:], outs)):
+        starts, ends = _adaptive_bounds(size, out)
+        at = starts[:, None] + np.arange((ends - starts).max())  # (O, K)
+        at = np.where(at < ends[:, None], at, size)  # past the window's end: the fill slot
+        slots.append(at)
+        index.append(at.reshape((1,) * 2 * a + at.shape + (1,) * 2 * (n - 1 - a)))
+    return ag.pad(x, ((0, 0), (0, 0)) + ((0, 1),) * n, value=fill)[tuple(index)], slots
+
+
+def _adaptive_max_pool(x, output_size, return_indices, n, op):
+    """The max over each adaptive window (see `_adaptive_windows`); ties share the gradient evenly."""
     _check_flag(return_indices, "return_indices", op)
     outs = _output_size(x, output_size, n, op)
     spatial = tuple(x.shape[2:])
-    index, slots = [slice(None)] * 2, []
-    for a, (size, out) in enumerate(zip(spatial, outs)):
-        starts, ends = _adaptive_bounds(size, out)
-        at = starts[:, None] + np.arange((ends - starts).max())  # (O, K)
-        at = np.where(at < ends[:, None], at, size)  # past the window's end: the −∞ slot
-        slots.append(at)
-        index.append(at.reshape((1,) * 2 * a + at.shape + (1,) * 2 * (n - 1 - a)))
-    cols = ag.pad(x, ((0, 0), (0, 0)) + ((0, 1),) * n, value=lowest(x.dtype))[tuple(index)]
+    cols, slots = _adaptive_windows(x, outs, lowest(x.dtype))
     kernel_axes = tuple(range(3, 3 + 2 * n, 2))
     y = cols.max(axis=kernel_axes)
     if not return_indices:
         return y
     # the winner among each window's (K₀, K₁, …) slots, scanned in row-major order like PyTorch
-    window_last = cols.permute(0, 1, *range(2, 2 + 2 * n, 2), *kernel_axes)
-    best = ag.argmax(window_last.reshape(tuple(y.shape) + (-1,)), axis=-1).data
+    window_last = cols.data.transpose(0, 1, *range(2, 2 + 2 * n, 2), *kernel_axes).reshape(tuple(y.shape) + (-1,))
+    inside = 1
+    for a, at in enumerate(slots):  # the fill slots are never picked
+        shape = [1] * 2 * n
+        shape[a], shape[n + a] = at.shape
+        inside = inside & (at < x.shape[2 + a]).reshape(shape)
+    best = _winner(window_last, np.reshape(inside, tuple(y.shape[2:]) + (-1,)), axis=-1)
     offsets = np.unravel_index(best, tuple(at.shape[1] for at in slots))
-    winners = [at[_along(a, n, np.arange(at.shape[0])), t] for a, (at, t) in enumerate(zip(slots, offsets))]
+    winners = [at[_on_axis(a, n, np.arange(at.shape[0])), t] for a, (at, t) in enumerate(zip(slots, offsets))]
     return y, _flat_index(winners, spatial)
 
 

@@ -22,10 +22,10 @@ import numpy as np
 import autograd as ag
 from autograd.grad_mode import scoped
 
-from ._checks import check_rank, ints
+from ._checks import LAYOUTS, check_rank, ints
 
 
-def _along(axis, index):
+def _index_along(axis, index):
     """An index that applies `index` to axis `axis` and keeps the axes before it."""
     return (slice(None),) * axis + (index,)
 
@@ -65,7 +65,7 @@ def _edges(x, axis, before, after, mode):
         pieces = slice(0, 1), slice(n - 1, n)
     out = []
     for width, piece in zip((before, after), pieces):
-        edge = ag.getitem(x, _along(axis, piece)) if width else None
+        edge = ag.getitem(x, _index_along(axis, piece)) if width else None
         if width and mode == "replicate":
             edge = ag.broadcast_to(edge, x.shape[:axis] + (width,) + x.shape[axis + 1:])
         out.append(edge)
@@ -126,7 +126,6 @@ def pad(x, pad, mode="constant", value=None):
 # -- interpolate ---------------------------------------------------------------------------------------------------
 #: The spatial rank each interpolation mode works on (inputs are (N, C, *spatial)).
 LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
-LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
 
 def _output_sizes(x, size, scale_factor, op):
@@ -212,10 +211,10 @@ def _read_sources(x, axis, n_out, scale, mode, align_corners):
     through index_add, slower than the matmul's)."""
     n_in = x.shape[axis]
     if mode == "nearest":
-        return x[_along(axis, _nearest_sources(n_in, n_out, scale))]
+        return x[_index_along(axis, _nearest_sources(n_in, n_out, scale))]
     lo, hi, lam = _linear_sources(n_in, n_out, scale, align_corners)
     lam = ag.from_numpy(lam.astype(x.dtype).reshape((n_out,) + (1,) * (x.ndim - 1 - axis)))
-    return x[_along(axis, lo)] * (1 - lam) + x[_along(axis, hi)] * lam
+    return x[_index_along(axis, lo)] * (1 - lam) + x[_index_along(axis, hi)] * lam
 
 
 def _check_mode(x, mode, align_corners, op):

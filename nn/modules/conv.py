@@ -11,6 +11,7 @@ from autograd.ops.window import output_size
 
 from .. import functional as F
 from .. import init
+from .._checks import LAYOUTS
 from .module import Module, new_parameter
 
 
@@ -76,9 +77,9 @@ class _ConvNd(Module):
         _reset(self.weight, self.bias, init.calculate_fan_in_and_fan_out(self.weight)[0])
 
     def _check(self, x):
-        dims = f"(N, C, {F.SPATIAL[self.n]})"
         if x.ndim != self.n + 2:
-            raise ValueError(f"{self.describe()}: expected a {self.n + 2}-D input {dims}, got shape {tuple(x.shape)}")
+            raise ValueError(f"{self.describe()}: expected a {self.n + 2}-D input {LAYOUTS[self.n]}, got shape "
+                             f"{tuple(x.shape)}")
         if x.shape[1] != self.in_channels:
             raise ValueError(f"{self.describe()}: expected input with {self.in_channels} channels, got "
                              f"{x.shape[1]} (input shape {tuple(x.shape)})")

@@ -1,9 +1,8 @@
 """Pooling layers: each calls its nn.functional composite (unfold → max or mean over the window axes; the
 adaptive ones gather their windows) with the options it was built with, under PyTorch's names and defaults."""
 from .. import functional as F
+from .._checks import LAYOUTS
 from .module import Module
-
-LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
 
 class _Pool(Module):
@@ -38,7 +37,7 @@ class _MaxPool(_Pool):
 
 class MaxPool1d(_MaxPool):
     """Maximum over each window of length KL (F.max_pool1d); the gradient goes to the window's maximum (split
-    evenly on ties); return_indices=True also returns the winners' indices for F.max_unpool."""
+    evenly on ties); return_indices=True also returns the winners' indices (F.max_unpool2d inverts 2-d ones)."""
 
     n, function = 1, F.max_pool1d
 

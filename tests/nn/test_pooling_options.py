@@ -167,6 +167,24 @@ def test_indices_take_the_first_of_tied_winners_and_a_nan():
     assert indices.tolist() == [[[[1, 3]]]]
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_indices_match_torch_on_ties_nan_and_windows_that_reach_the_padding(n):
+    """Among tied winners PyTorch takes the first inside the input (never a padding slot, even when every value is
+    −∞ like the padding), and the last NaN of a window that has one."""
+    torch = pytest.importorskip("torch")
+    pool, theirs = getattr(F, f"max_pool{n}d"), getattr(torch.nn.functional, f"max_pool{n}d")
+    rng = np.random.default_rng(n)
+    for trial in range(12):
+        x = rng.integers(-2, 3, (2, 2) + (5,) * n).astype(np.float64)  # small integers: many ties
+        x[rng.random(x.shape) < 0.15] = np.nan
+        if trial % 4 == 0:
+            x[...] = -np.inf
+        options = dict(kernel_size=3, stride=int(rng.integers(1, 3)), padding=1, dilation=int(rng.integers(1, 3)),
+                       ceil_mode=bool(trial % 2), return_indices=True)
+        _, indices = pool(ag.tensor(x), **options)
+        np.testing.assert_array_equal(indices.data, theirs(torch.tensor(x), **options)[1].numpy())
+
+
 def test_adaptive_max_pool_ties_share_the_gradient_evenly():
     """Overlapping adaptive windows (5 → 3 reads rows 0-1, 1-3, 3-4): each window's ḡ splits among its winners."""
     x = ag.tensor(np.ones((1, 1, 1, 5)), requires_grad=True)
@@ -240,3 +258,33 @@ def test_layers_with_return_indices_return_the_pair():
 def test_bad_options_name_what_was_expected(call, exc, message):
     with raises(exc, message):
         call(ag.zeros(1, 2, 6, 6))
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_adaptive_max_pool_indices_match_torch_on_ties_and_nan(n):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(n)
+    for trial in range(10):
+        x = rng.integers(-2, 3, (2, 2) + (7,) * n).astype(np.float64)
+        x[rng.random(x.shape) < 0.15] = np.nan
+        if trial % 5 == 0:
+            x[...] = -np.inf
+        size = (3, 2, 5)[trial % 3]
+        _, indices = getattr(F, f"adaptive_max_pool{n}d")(ag.tensor(x), size, return_indices=True)
+        expected = getattr(torch.nn.functional, f"adaptive_max_pool{n}d")(torch.tensor(x), size, return_indices=True)
+        np.testing.assert_array_equal(indices.data, expected[1].numpy())
+
+
+@pytest.mark.parametrize("n, size", [(1, 3), (2, (3, 2)), (2, 5)])
+def test_adaptive_avg_pool_keeps_inf_and_nan_in_their_windows(n, size):
+    """A matmul by the averaging matrices would spread them through the 0 weights (0·inf is NaN)."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((2, 2) + (7,) * n)
+    x[(0, 0) + (1,) * n], x[(1, 1) + (0,) * n] = np.inf, np.nan
+    fn = f"adaptive_avg_pool{n}d"
+    against_torch(lambda t: getattr(F, fn)(t, size), lambda t: getattr(torch.nn.functional, fn)(t, size), [x])
+
+
+def test_adaptive_avg_pool_of_integers_averages_in_floats():
+    y = F.adaptive_avg_pool2d(ag.tensor(np.arange(16).reshape(1, 1, 4, 4)), 2)
+    assert y.dtype.kind == "f" and y.tolist() == [[[[2.5, 4.5], [10.5, 12.5]]]]

@@ -282,9 +282,24 @@ class Unused(tnn.Module):
         return self.fc(x)
 
 
+@pytest.mark.parametrize("make", [lambda: nn.MaxPool2d(3, 2, 1, return_indices=True),
+                                  lambda: nn.AdaptiveMaxPool1d(3, return_indices=True)])
+def test_pools_returning_indices_cross_with_their_indices(make):
+    layer = make()
+    x = np.random.default_rng(0).standard_normal((2, 3) + (7,) * layer.n)
+    y, indices = layer(ag.tensor(x))
+    twin = nn.to_torch(layer)
+    y_t, indices_t = twin(torch.from_numpy(x))
+    np.testing.assert_array_equal(indices.data, indices_t.numpy())
+    back = nn.from_torch(twin)
+    assert type(back) is type(layer) and back.return_indices
+    np.testing.assert_array_equal(back(ag.tensor(x))[1].data, indices.data)
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda: tnn.Sequential(tnn.Linear(2, 2), tnn.LSTM(2, 2)), ["torch.nn.LSTM at '1'", "Linear, Conv1d"]),
-    (lambda: tnn.MaxPool2d(2, return_indices=True), ["MaxPool2d", "return_indices=True", "return_indices=False"]),
+    (lambda: tnn.Upsample(scale_factor=2, recompute_scale_factor=True),
+     ["Upsample", "recompute_scale_factor=True", "recompute_scale_factor=None"]),
     (lambda: Residual(), ["Residual.forward is not a plain chain", "add"]),
     (lambda: Reshaping(), ["Reshaping.forward is not a plain chain", "size"]),
     (lambda: Unused(), ["never uses spare.weight, spare.bias"]),
