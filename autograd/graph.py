@@ -173,19 +173,19 @@ def backward_order(roots):
     last consumer has been emitted. Iterative, so 100,000-deep chains are fine.
     """
     roots = list(dict.fromkeys(roots))
-    consumers = {}
-    stack = list(roots)
-    seen = set(roots)
+    consumers = dict.fromkeys(roots, 0)  # every node seen so far (no separate `seen` set: scalar MLP −1.3%
+    stack = list(roots)                  # instructions): how many nodes send it a gradient
     while stack:
         node = stack.pop()
         for child in node.inputs:
             if child is not None:
-                consumers[child] = consumers.get(child, 0) + 1
-                if child not in seen:
-                    seen.add(child)
+                if child in consumers:
+                    consumers[child] += 1
+                else:
+                    consumers[child] = 1
                     stack.append(child)
     order = []
-    ready = [node for node in roots if node not in consumers]
+    ready = [node for node in roots if consumers[node] == 0]
     while ready:
         node = ready.pop()
         order.append(node)
