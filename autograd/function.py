@@ -297,7 +297,7 @@ def _link(ctx, args, kwargs):
             value = a
         constants = [(i, value)] if constants is None else constants + [(i, value)]
         inputs.append(None)
-    if constants is not None and len(constants) == len(args):
+    if len(constants or ()) == len(args):  # no input requires grad
         return None
     ctx.inputs = tuple(inputs)
     key = tuple(edges)  # one flat key, one lookup (not four lists per node: scalar MLP −3.4% instructions, chain −5.2%)
