@@ -90,6 +90,7 @@ class Function(Node):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name") is None:
             cls.name = cls.__name__.lower()
+        cls.vjp_on_arrays = False  # until @primitive says so: a user's subclass of a primitive gets Tensors
 
     # -- the two methods a subclass writes -------------------------------------------
     @staticmethod

@@ -132,18 +132,19 @@ class AccumulateGrad(Node):
     def backward(node, g):
         """Add g (an array, or a Tensor under create_graph) to the leaf's `.grad`: an own, C-contiguous
         array unless it carries a graph."""
+        from .tensor import Tensor  # (tensor.py imports this module; `.grad` is a plain Tensor, also for a Parameter)
+
         leaf = node.variable
         if leaf is None:
             return ()
-        tensor = type(leaf)
-        if not isinstance(g, tensor):
-            leaf.grad = tensor._wrap(_own(g, leaf) if leaf.grad is None else np.asarray(leaf.grad.data + g))
+        if not isinstance(g, Tensor):
+            leaf.grad = Tensor._wrap(_own(g, leaf) if leaf.grad is None else np.asarray(leaf.grad.data + g))
         elif leaf.grad is not None:
             leaf.grad = leaf.grad + g
         elif g._node is not None and GRAD_ENABLED.get():  # create_graph: the gradient keeps its graph
             leaf.grad = g
         else:
-            leaf.grad = tensor._wrap(_own(g.data, leaf))
+            leaf.grad = Tensor._wrap(_own(g.data, leaf))
         return ()
 
     def release(self):

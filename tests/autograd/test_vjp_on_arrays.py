@@ -85,3 +85,32 @@ def test_a_broadcast_gradient_reaches_grad_as_an_own_array():
     (ag.tensor(np.ones((4, 3))) + b).sum().backward()  # the rule of sum hands back a broadcast view
     assert b.grad.data.flags.c_contiguous and b.grad.data.flags.writeable and b.grad.data.base is None
     assert np.array_equal(b.grad.data, [[4.0, 4.0, 4.0]])
+
+
+def test_a_parameters_grad_under_create_graph_keeps_its_graph():
+    """A gradient penalty through p.grad (double backward on a Module's parameter)."""
+    import nn
+
+    p = nn.Parameter(np.array([1.0, 2.0]))
+    (p ** 3).sum().backward(create_graph=True)  # p.grad = 3p², with a graph
+    assert type(p.grad) is ag.Tensor and p.grad.grad_fn is not None
+    g = p.grad
+    p.grad = None
+    ((p * 1).sum() + (g ** 2).sum()).backward()  # 1 + d/dp (9p⁴) = 1 + 36p³
+    np.testing.assert_allclose(p.grad.data, [37.0, 289.0])
+    assert type(p.grad) is ag.Tensor
+
+
+class TensorOnlyRelu(ag.ops.elementwise.Relu):
+    """A user's subclass of a primitive whose own VJP uses Tensor methods: it must keep getting Tensors."""
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * (y.data > 0)
+
+
+def test_a_user_subclass_of_a_primitive_gets_tensors():
+    x = ag.tensor([-1.0, 2.0], requires_grad=True)
+    TensorOnlyRelu.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0])
