@@ -18,6 +18,7 @@ ceil_mode pads the after side further, so the last window fits: with −∞ for 
 for avg, whose divisor then counts only the window's part inside the padded input (count_include_pad=True)
 or inside the input (count_include_pad=False), as PyTorch does.
 """
+import math
 import re
 from typing import NamedTuple
 
@@ -98,16 +99,30 @@ def _on_axis(axis, n, values):
     return values.reshape((-1,) + (1,) * (n - 1 - axis))
 
 
+def _per_output(per_axis):
+    """The product of per-axis (O,) arrays, each along its own output axis: shape (*O) for (N, C, *O)."""
+    n = len(per_axis)
+    return math.prod(_on_axis(a, n, values) for a, values in enumerate(per_axis))
+
+
+def _all_axes(masks):
+    """The logical AND of per-axis (A, B) masks, each on its own axes: shape (A₀, A₁, …, B₀, B₁, …)."""
+    n = len(masks)
+    both = True
+    for a, mask in enumerate(masks):
+        shape = [1] * (2 * n)
+        shape[a], shape[n + a] = mask.shape
+        both = both & mask.reshape(shape)
+    return both
+
+
 def _inside(w):
     """(K, *O) bool: whether kernel offset k of the window at each output position lies in the unpadded input."""
-    n = len(w.kernel)
-    inside = True
-    for a, (size, k, o, s, p, d) in enumerate(zip(w.spatial, w.kernel, w.outs, w.stride, w.padding, w.dilation)):
+    masks = []
+    for size, k, o, s, p, d in zip(w.spatial, w.kernel, w.outs, w.stride, w.padding, w.dilation):
         position = (np.arange(k) * d)[:, None] + (np.arange(o) * s - p)[None, :]  # (k, o)
-        shape = [1] * (2 * n)
-        shape[a], shape[n + a] = k, o
-        inside = inside & ((position >= 0) & (position < size)).reshape(shape)
-    return inside.reshape((-1,) + w.outs)
+        masks.append((position >= 0) & (position < size))
+    return _all_axes(masks).reshape((-1,) + w.outs)
 
 
 def _winner(values, inside, axis):
@@ -155,10 +170,7 @@ def _divisor(w, count_include_pad, divisor_override):
         counts.append(end - start)
     if all((c == k).all() for c, k in zip(counts, w.kernel)):
         return None
-    divisor = 1
-    for a, c in enumerate(counts):
-        divisor = divisor * _on_axis(a, len(counts), c)
-    return divisor
+    return _per_output(counts)
 
 
 def _avg_pool(x, n, op, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
@@ -294,12 +306,10 @@ def _adaptive_avg_pool(x, output_size, n, op):
     if outs == (1,) * n:
         return x.mean(axis=tuple(range(2, 2 + n)), keepdims=True)
     if not np.isfinite(x.data).all():
-        cols, slots = _adaptive_windows(x, outs, 0.0)
-        counts = 1
-        for a, (size, out) in enumerate(zip(x.shape[2:], outs)):
-            starts, ends = _adaptive_bounds(size, out)
-            counts = counts * _on_axis(a, n, ends - starts)
-        return cols.sum(axis=tuple(range(3, 3 + 2 * n, 2))) / ag.from_numpy(np.asarray(counts, x.dtype))
+        cols, _ = _adaptive_windows(x, outs, 0.0)
+        bounds = [_adaptive_bounds(size, out) for size, out in zip(x.shape[2:], outs)]
+        counts = _per_output([ends - starts for starts, ends in bounds])
+        return cols.sum(axis=tuple(range(3, 3 + 2 * n, 2))) / ag.from_numpy(counts.astype(x.dtype))
     (H, OH), (W, OW) = (x.shape[2], outs[0]), (x.shape[-1], outs[-1])
     if n == 2 and OH != H:
         x = ag.from_numpy(_adaptive_matrix(H, OH, x.dtype)) @ x
@@ -356,12 +366,8 @@ def _adaptive_max_pool(x, output_size, return_indices, n, op):
         return y
     # the winner among each window's (K₀, K₁, …) slots, scanned in row-major order like PyTorch
     window_last = cols.data.transpose(0, 1, *range(2, 2 + 2 * n, 2), *kernel_axes).reshape(tuple(y.shape) + (-1,))
-    inside = 1
-    for a, at in enumerate(slots):  # the fill slots are never picked
-        shape = [1] * 2 * n
-        shape[a], shape[n + a] = at.shape
-        inside = inside & (at < x.shape[2 + a]).reshape(shape)
-    best = _winner(window_last, np.reshape(inside, tuple(y.shape[2:]) + (-1,)), axis=-1)
+    inside = _all_axes([at < size for at, size in zip(slots, spatial)])  # the fill slots are never picked
+    best = _winner(window_last, inside.reshape(tuple(y.shape[2:]) + (-1,)), axis=-1)
     offsets = np.unravel_index(best, tuple(at.shape[1] for at in slots))
     winners = [at[_on_axis(a, n, np.arange(at.shape[0])), t] for a, (at, t) in enumerate(zip(slots, offsets))]
     return y, _flat_index(winners, spatial)
