@@ -1,7 +1,7 @@
 """Conv suite: NumPy's matmul speed, Conv2d and max pooling forward+backward, one LeNet5 training step."""
 import numpy as np
 
-from .registry import add_case, need, need_attr
+from .registry import add_case, need, need_attr, sgd_step_ours, sgd_step_torch
 
 CASES = {}
 
@@ -168,41 +168,13 @@ def _lenet_arrays(tiny, batch=64):
     return x, y, state
 
 
-def _module_step_ours(model, x, y):
-    """One SGD step of a chainrule module on (x, y): zero_grad, cross-entropy, backward, update."""
-    ag = need("autograd")
-    cross_entropy = need_attr("nn.functional", "cross_entropy")
-    opt = need_attr("optim", "SGD")(model.parameters(), lr=LR)
-    x, y = ag.tensor(x), ag.tensor(y)
-
-    def step():
-        opt.zero_grad()
-        cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
-
-
-def _module_step_torch(torch, model, x, y):
-    """The same step in PyTorch."""
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
-
-
 def _lenet_ours(batch):
     def build(tiny):
         LeNet5 = need_attr("nn.models", "LeNet5")
         x, y, state = _lenet_arrays(tiny, batch)
         model = LeNet5()
         model.load_state_dict(state)
-        return _module_step_ours(model, x, y)
+        return sgd_step_ours(model, x, y, LR)
 
     return build
 
@@ -223,7 +195,7 @@ def _lenet_torch(batch):
         x, y, state = _lenet_arrays(tiny, batch)
         model = torch_lenet5(torch)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-        return _module_step_torch(torch, model, x, y)
+        return sgd_step_torch(torch, model, x, y, LR)
 
     return build
 
@@ -262,7 +234,7 @@ def _vgg(tiny):
 
 @vgg.builder("ours")
 def vgg_ours(tiny):
-    return _module_step_ours(*_vgg(tiny))
+    return sgd_step_ours(*_vgg(tiny), LR)
 
 
 @vgg.builder("torch")
@@ -271,7 +243,7 @@ def vgg_torch(tiny):
     from .cases_train import torch_twin
 
     model, x, y = _vgg(tiny)
-    return _module_step_torch(torch, torch_twin(torch, model), x, y)
+    return sgd_step_torch(torch, torch_twin(torch, model), x, y, LR)
 
 
 lenet_f = add_case(

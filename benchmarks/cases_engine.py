@@ -1,7 +1,7 @@
 """Engine suite: per-op overhead on scalar graphs, a very deep chain, and a small MLP training step."""
 import numpy as np
 
-from .registry import add_case, need, need_attr
+from .registry import add_case, need, need_attr, sgd_step_ours, sgd_step_torch
 
 CASES = {}
 
@@ -215,24 +215,13 @@ def _copy_linear_weights(linears, arrays, transpose):
 
 @mlp_nn.builder("ours")
 def mlp_nn_ours(tiny):
-    ag = need("autograd")
     Sequential, Linear, ReLU = need_attr("nn", "Sequential", "Linear", "ReLU")
-    cross_entropy = need_attr("nn.functional", "cross_entropy")
-    SGD = need_attr("optim", "SGD")
     x, y, arrays = _mlp_data(tiny)
     _, n_in, hidden, classes = MLP_SHAPE[tiny]
     linears = [Linear(n_in, hidden), Linear(hidden, classes)]
     model = Sequential(linears[0], ReLU(), linears[1])
     _copy_linear_weights(linears, arrays, transpose=tuple(linears[0].weight.shape) == (hidden, n_in))
-    opt = SGD(model.parameters(), lr=LR)
-    x, y = ag.tensor(x), ag.tensor(y)
-
-    def step():
-        opt.zero_grad()
-        cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
+    return sgd_step_ours(model, x, y, LR)
 
 
 @mlp_nn.builder("torch")
@@ -244,12 +233,4 @@ def mlp_nn_torch(tiny):
     model = torch.nn.Sequential(linears[0], torch.nn.ReLU(), linears[1])
     with torch.no_grad():
         _copy_linear_weights(linears, [torch.from_numpy(a) for a in arrays], transpose=True)
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
+    return sgd_step_torch(torch, model, x, y, LR)

@@ -71,3 +71,31 @@ def need_attr(module, *names):
         raise Skip(f"{module} has no {', '.join(missing)} yet")
     values = tuple(getattr(mod, n) for n in names)
     return values[0] if len(values) == 1 else values
+
+
+def sgd_step_ours(model, x, y, lr):
+    """One SGD step of a chainrule module on (x, y): zero_grad, cross-entropy, backward, update."""
+    ag = need("autograd")
+    cross_entropy = need_attr("nn.functional", "cross_entropy")
+    opt = need_attr("optim", "SGD")(model.parameters(), lr=lr)
+    x, y = ag.tensor(x), ag.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def sgd_step_torch(torch, model, x, y, lr):
+    """The same step in PyTorch."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
