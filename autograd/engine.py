@@ -157,17 +157,14 @@ def _vjp(node, upstream, on_arrays):
     if len(upstream) > 1:
         upstream = [_zeros(shape, dtype, on_arrays) if g is None else g
                     for g, (shape, dtype) in zip(upstream, node.out_meta)]
-    user_code = on_arrays and not node.vjp_on_arrays  # a user Function: its VJP is written for Tensors
-    if user_code:
+    if on_arrays and not node.vjp_on_arrays:  # a user Function: its VJP is written for Tensors
         upstream = _tensors(upstream)
-        token = VJP_ON_ARRAYS.set(False)
-    elif not on_arrays:
-        state.scope = node.scope + (BACKWARD_SCOPE + node.name,)
-    try:
-        result = _vjp_under_anomaly(node, upstream) if ANOMALY.get() else node.backward(node, *upstream)
-    finally:
-        if user_code:
-            VJP_ON_ARRAYS.reset(token)
+        with _user_code():
+            result = _run_rule(node, upstream)
+    else:
+        if not on_arrays:
+            state.scope = node.scope + (BACKWARD_SCOPE + node.name,)
+        result = _run_rule(node, upstream)
     if type(result) is not tuple:
         result = (result,)
     if len(result) != len(node.inputs):
@@ -196,6 +193,10 @@ def _vjp(node, upstream, on_arrays):
         g = _fit(g, meta[0], meta[1], node, index)
         grads.append(g if on_arrays else _tensor(g))
     return grads, raw_shapes or ()
+
+
+def _run_rule(node, upstream):
+    return _vjp_under_anomaly(node, upstream) if ANOMALY.get() else node.backward(node, *upstream)
 
 
 def _zeros(shape, dtype, on_arrays):
