@@ -190,15 +190,8 @@ def _interpolation_matrix(n_in, n_out, scale, mode, align_corners, dtype):
 
 
 def _resize_axis(x, axis, n_out, scale, mode, align_corners):
-    """y = A·x along `axis`: y[…, d, …] = Σᵢ A[d, i]·x[…, i, …], as one matmul by the constant A.
-
-    A matmul also adds the inputs of weight 0, and 0·inf is NaN: when x holds an inf or a NaN, the sources are
-    read instead (y = x[i] for nearest, (1 − λ)·x[i₀] + λ·x[i₁] for linear), so they stay local, as in PyTorch.
-    """
-    n_in = x.shape[axis]
-    if x.dtype.kind == "f" and not np.isfinite(x.data).all():
-        return _read_sources(x, axis, n_out, scale, mode, align_corners)
-    a = _interpolation_matrix(n_in, n_out, scale, mode, align_corners, x.dtype)
+    """y = A·x along `axis`: y[…, d, …] = Σᵢ A[d, i]·x[…, i, …], as one matmul by the constant A."""
+    a = _interpolation_matrix(x.shape[axis], n_out, scale, mode, align_corners, x.dtype)
     if axis == x.ndim - 1:
         return x @ ag.from_numpy(np.ascontiguousarray(a.T))
     shape = tuple(x.shape)
@@ -207,8 +200,9 @@ def _resize_axis(x, axis, n_out, scale, mode, align_corners):
 
 
 def _read_sources(x, axis, n_out, scale, mode, align_corners):
-    """The interpolation along `axis` as a gather of its sources (exact with inf and NaN; its gradient adds
-    through index_add, slower than the matmul's)."""
+    """The interpolation along `axis` as a gather of its sources: y = x[i] for nearest, (1 − λ)·x[i₀] + λ·x[i₁]
+    for linear. Exact with inf and NaN, which a matmul would spread through the 0 weights (0·inf is NaN); its
+    gradient adds through index_add, slower than the matmul's."""
     n_in = x.shape[axis]
     if mode == "nearest":
         return x[_index_along(axis, _nearest_sources(n_in, n_out, scale))]
@@ -247,8 +241,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     op = "interpolate"
     _check_mode(x, mode, align_corners, op)
     sizes, scales = _output_sizes(x, size, scale_factor, op)
+    resize = _read_sources if x.dtype.kind == "f" and not np.isfinite(x.data).all() else _resize_axis
     for axis, (n_out, scale) in enumerate(zip(sizes, scales), start=2):
-        x = _resize_axis(x, axis, n_out, scale, mode, bool(align_corners))
+        x = resize(x, axis, n_out, scale, mode, bool(align_corners))
     return x
 
 
