@@ -79,11 +79,17 @@ class _Pool:
             if task is None:
                 return
             fn, start, stop, results = task
+            del task
             try:
                 fn(start, stop)
-                results.put(None)
+                outcome = None
             except BaseException as e:  # handed to the caller, which raises it
-                results.put(e)
+                outcome = e
+            # Drop the task's closure before the caller may return: kept until the next task, it
+            # held the region's arrays into the next step (LeNet5 at batch 256: 25 MB, +9 MB peak RSS).
+            del fn
+            results.put(outcome)
+            del outcome, results
 
     def close(self):
         for q in self.queues:

@@ -6,11 +6,13 @@ cut differently); the pool is safe under the user's own threads (no deadlock, no
 get_num_threads() threads of chainrule's own) and next to PyTorch; BLAS runs on one thread while the
 pool is on and gets its threads back with set_num_threads(1); the setting is validated.
 """
+import gc
 import os
 import signal
 import subprocess
 import sys
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -108,6 +110,17 @@ def test_an_error_in_a_part_reaches_the_caller_after_every_part_ran(threads):
         parallel.run(part, 4, work=1 << 20)
     assert sorted(done) == [0, 2]
     parallel.run(lambda a, b: None, 4, work=1 << 20)  # the pool is still usable
+
+
+def test_the_pool_keeps_no_reference_to_a_finished_regions_arrays(threads):
+    """A worker holding its last task kept a step's columns alive into the next step (peak memory)."""
+    threads(2)
+    buffer = np.ones(1000)
+    alive = weakref.ref(buffer)
+    parallel.run(lambda a, b, values=buffer: values[a:b].sum(), 2, work=1 << 20)
+    del buffer
+    gc.collect()
+    assert alive() is None
 
 
 def test_a_region_inside_a_part_runs_serially(threads):
