@@ -563,6 +563,14 @@ class Tensor:
     def permute(self, *axes):
         return _ops.permute(self, *axes)
 
+    def contiguous(self):
+        """The same values in C (row-major) order: self when they already are, else a copy (with its gradient)."""
+        return _ops.contiguous(self)
+
+    def is_contiguous(self):
+        """True when the values lie in C (row-major) order in memory."""
+        return self.data.flags.c_contiguous
+
     def transpose(self, *axes):
         return _ops.transpose(self, *axes)
 

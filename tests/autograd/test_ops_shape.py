@@ -204,3 +204,16 @@ def test_transpose_swaps_two_axes_and_permutes_by_a_full_order_like_numpy():
     np.testing.assert_array_equal(x.transpose(2, 0, 1).data, x.data.transpose(2, 0, 1))
     assert randn(2, 3).transpose(1, 0).shape == (3, 2)
     assert ag.gradcheck(lambda t: t.transpose(1, 2, 0) * 2.0, [x])
+
+
+def test_contiguous_copies_only_what_is_not_in_c_order():
+    x = ag.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    assert x.is_contiguous() and x.contiguous() is x
+    p = x.permute(2, 0, 1)
+    assert not p.is_contiguous()
+    c = p.contiguous()
+    assert c.is_contiguous() and c.data.flags.c_contiguous
+    np.testing.assert_array_equal(c.data, p.data)
+    assert not np.shares_memory(c.data, x.data)
+    (c * ag.tensor(np.arange(24.0).reshape(4, 2, 3))).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.arange(24.0).reshape(4, 2, 3).transpose(1, 2, 0))

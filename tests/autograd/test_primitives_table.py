@@ -92,6 +92,8 @@ CASES = {
                 case(lambda x: x.reshape(()), T(1)), case(lambda x: x.view(3, 2) * x.view(3, 2), T(6))],
     "permute": [case(lambda x: x.permute(2, 0, 1), T(2, 3, 4)), case(lambda x: x.T, T(2, 3)),
                 case(lambda x: x.transpose(0, -1), T(2, 1, 3)), case(lambda x: x.mT, T(2, 3, 4))],
+    "contiguous": [case(lambda x: x.permute(2, 0, 1).contiguous() * x.permute(2, 0, 1), T(2, 3, 4)),
+                   case(lambda x: x[:, ::2].contiguous(), T(3, 4))],
     "broadcast_to": [case(lambda x: x.broadcast_to((2, 3, 4)), T(3, 1)), case(lambda x: x.broadcast_to((2, 2)), T()),
                     case(lambda x: x.expand(2, -1, 3), T(1, 4, 1))],
     "sum_to": [case(lambda x: x.sum_to((3, 1)), T(2, 3, 4)), case(lambda x: ag.sum_to(x, ()), T(2, 3)),

@@ -84,6 +84,8 @@ def test_matmul(ashape, bshape):
 @pytest.mark.parametrize("ours, theirs", [
     (lambda x: x.reshape(4, -1), lambda t: t.reshape(4, -1)),
     (lambda x: x.permute(2, 0, 1), lambda t: t.permute(2, 0, 1)),
+    (lambda x: x.permute(2, 0, 1).contiguous() * x.permute(2, 0, 1),
+     lambda t: t.permute(2, 0, 1).contiguous() * t.permute(2, 0, 1)),
     (lambda x: x.transpose(0, 2), lambda t: t.transpose(0, 2)),
     (lambda x: x[:, :1].expand(3, 2, 1, 4), lambda t: t[:, :1].expand(3, 2, 1, 4)),
     (lambda x: x[:, :1].squeeze(1), lambda t: t[:, :1].squeeze(1)),
