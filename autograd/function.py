@@ -378,8 +378,12 @@ def _resolve_saved(ctx, args, arrays, returned):
     taken = ()  # input positions already saved: in x·x, x is input 0 and input 1
     n = len(arrays)
     for position, item in enumerate(ctx.saved):
-        if position < n and item is arrays[position] and isinstance(args[position], Tensor):
-            index = position  # input i saved as the i-th value: the common case, no search
+        if position < n and item is arrays[position]:  # input i saved as the i-th value: the common case
+            if not isinstance(args[position], Tensor):  # a constant input (a number): a plain value
+                saved.append(item)
+                versions.append(None)
+                continue
+            index = position
         else:
             index = None if isinstance(item, Tensor) else _input_position(item, args, arrays, taken)
         if index is not None:
@@ -388,7 +392,12 @@ def _resolve_saved(ctx, args, arrays, returned):
         if isinstance(item, Tensor):
             saved.append(item)
             counter = item._vc
-            versions.append(counter.value if counter is not None else item._version if item._node is not None else 0)
+            if counter is not None:
+                versions.append(counter.value)
+            elif item._node is not None and item._node.out_counters is not None:
+                versions.append(item._version)  # a non-leaf's counter may live on its node
+            else:
+                versions.append(0)
             continue
         slot = _output_position(item, returned, ctx.outputs)
         if slot is not None:
