@@ -18,8 +18,8 @@ from .math import (acos, asin, atan, ceil, cos, cosh, erf, exp2, expm1, floor, f
                    trunc)
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, norm, prod, std, sum, var
 from .scan import cumprod, cumsum
-from .shape import (broadcast_to, concatenate, contiguous, expand, flatten, getitem, index_add, pad, permute, reshape,
-                    squeeze, stack, sum_to, swapaxes, transpose, unsqueeze)
+from .shape import (broadcast_to, concatenate, contiguous, expand, flatten, getitem, index_add, pad, permute,
+                    reshape, squeeze, stack, sum_to, swapaxes, transpose, unsqueeze)
 from .window import fold, fold_wide, unfold, unfold_wide
 
 __all__ = [
@@ -30,8 +30,8 @@ __all__ = [
     "logaddexp", "lerp", "isnan", "isinf", "isfinite",
     "matmul", "einsum", "sum", "mean", "max", "min", "var", "std", "prod", "logsumexp", "norm", "any", "all",
     "argmax", "argmin", "cumsum", "cumprod",
-    "broadcast_to", "concatenate", "contiguous", "expand", "flatten", "getitem", "index_add", "pad", "permute", "reshape",
-    "squeeze", "stack", "sum_to", "swapaxes", "transpose", "unsqueeze", "fold", "unfold",
+    "broadcast_to", "concatenate", "contiguous", "expand", "flatten", "getitem", "index_add", "pad", "permute",
+    "reshape", "squeeze", "stack", "sum_to", "swapaxes", "transpose", "unsqueeze", "fold", "unfold",
     "fold_wide", "unfold_wide", "shared_matmul", "outer_sum",
     "flip", "roll", "repeat", "tile", "split", "chunk", "tril", "triu", "diag", "gather", "scatter", "scatter_add",
     "index_select", "masked_fill", "sort", "topk",
