@@ -97,7 +97,8 @@ class _Extreme(Function):
             if np.count_nonzero(winners) == y.size:
                 share = winners
             else:  # ties: each winner gets an equal part
-                share = winners / winners.sum(axis=axes, keepdims=True, dtype=x.dtype)
+                share = winners.astype(x.dtype)
+                share /= share.sum(axis=axes, keepdims=True)
             ctx.save_for_backward(share)
         return y if keepdims else np.squeeze(y, axis=axes)
 

@@ -321,20 +321,3 @@ def test_conv_layout_is_chosen_by_shape():
     assert layout((64, 6, 12, 12), 16, 5) == "_conv_chunks"  # 12 wide for 8 outputs
     assert layout((64, 1, 28, 28), 6, 5) == "_conv_chunks"  # 576 outputs per image: chunks of images
     assert layout((8, 64, 56, 56), 64, 3, padding=1, stride=2) == "_conv_chunks"
-
-
-@pytest.mark.parametrize("layout", ["one_chunk", "chunks_of_2"])
-def test_chunked_conv_output_is_in_c_order(monkeypatch, layout):
-    """The chunks run with the batch innermost; the output is copied back to NCHW order once, so the ops
-    after it (bias, ReLU and their VJPs) do not loop over mixed memory orders."""
-    xs, ws = (5, 2, 6, 6), (3, 2, 3, 3)
-    settings = dict(LAYOUTS[layout])
-    if settings.get("CHUNK_BYTES", 0) is None:
-        settings["CHUNK_BYTES"] = 2 * image_bytes(xs, ws, {})
-    for name, value in settings.items():
-        monkeypatch.setattr(F, name, value)
-    x, w = leaf(*xs), leaf(*ws)
-    y = F.conv2d(x, w)
-    assert y.is_contiguous()
-    y.backward(ag.ones(*y.shape, dtype=y.dtype))
-    assert x.grad.shape == xs and w.grad.shape == ws
