@@ -45,3 +45,12 @@ def test_runner_subprocess_row_and_table():
     assert row["ours_us_per_op"] > 0 and "micrograd_error" in row
     table = run.format_table([row])
     assert "chain_100k" in table and "RecursionError" in table
+
+
+def test_instruction_count_child_runs_and_missing_valgrind_is_named(monkeypatch):
+    from benchmarks import instructions
+
+    instructions.main(["--run", "chain", "1"])  # what callgrind measures, without callgrind
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit, match="valgrind is not installed"):
+        instructions.main(["chain"])
