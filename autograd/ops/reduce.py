@@ -6,6 +6,9 @@ This module defines functions named sum, max, min, abs, any and all: inside it t
 A reduction's VJP puts the upstream gradient back on the reduced axes
 (reshape to keepdims form, then `broadcast_to` the input's shape).
 """
+import itertools
+import math
+
 import numpy as np
 
 from ..creation import from_numpy
@@ -76,6 +79,24 @@ class Mean(Function):
         return expand_reduced(g / ctx.count, ctx.in_shape, ctx.axes)
 
 
+#: max/min over axes holding at most this many elements run as pairwise maximum/minimum of strided views:
+#: NumPy's reduction over several small axes that are not the last is slow (max over the 2×2 windows of
+#: max_pool2d on (64, 6, 24, 24): 0.13 → 0.085 ms).
+SMALL = 16
+
+
+def _pick_small(pair, x, axes):
+    """pair.reduce over `axes`, keeping them (size 1), as one pairwise call per element of the axes."""
+    index = [slice(None)] * x.ndim
+    y = None
+    for offsets in itertools.product(*[range(x.shape[a]) for a in axes]):
+        for a, o in zip(axes, offsets):
+            index[a] = slice(o, o + 1)
+        view = x[tuple(index)]
+        y = view.copy() if y is None else pair(y, view, out=y)
+    return y
+
+
 class _Extreme(Function):
     """max/min over axes; the gradient is split evenly among tied winners. NaN wins (NumPy's max and min
     propagate it), so the NaN elements get the gradient, as in PyTorch."""
@@ -86,7 +107,8 @@ class _Extreme(Function):
     def forward(cls, ctx, x, axes=None, keepdims=False):
         if 0 in [x.shape[a] for a in axes]:
             raise ValueError(f"{cls.name}: reduction over an empty axis of a tensor of shape {x.shape} (axes {axes})")
-        y = cls.pick(x, axis=axes, keepdims=True)
+        small = axes and math.prod([x.shape[a] for a in axes]) <= SMALL
+        y = _pick_small(cls.pair, x, axes) if small else cls.pick(x, axis=axes, keepdims=True)
         ctx.in_shape, ctx.axes = x.shape, axes
         if ctx.needs_input_grad[0]:  # only a recorded node needs the winners' shares
             winners = x == y
@@ -112,14 +134,14 @@ class _Extreme(Function):
 class Max(_Extreme):
     formula = Formula(("x",), "max x", r"\max_i x_i", ("ḡ to the argmax (split evenly on ties)",),
                       (r"\bar{g}\,[x_i = y] / \#\{j: x_j = y\}",))
-    pick = staticmethod(np.max)
+    pick, pair = staticmethod(np.max), np.maximum
 
 
 @primitive
 class Min(_Extreme):
     formula = Formula(("x",), "min x", r"\min_i x_i", ("ḡ to the argmin (split evenly on ties)",),
                       (r"\bar{g}\,[x_i = y] / \#\{j: x_j = y\}",))
-    pick = staticmethod(np.min)
+    pick, pair = staticmethod(np.min), np.minimum
 
 
 @primitive
