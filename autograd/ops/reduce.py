@@ -101,14 +101,14 @@ class _Extreme(Function):
     """max/min over axes; the gradient is split evenly among tied winners. NaN wins (NumPy's max and min
     propagate it), so the NaN elements get the gradient, as in PyTorch."""
 
-    pick = None
+    pair = None  # np.maximum or np.minimum: the reduction is pair.reduce
 
     @classmethod
     def forward(cls, ctx, x, axes=None, keepdims=False):
         if 0 in [x.shape[a] for a in axes]:
             raise ValueError(f"{cls.name}: reduction over an empty axis of a tensor of shape {x.shape} (axes {axes})")
         small = axes and math.prod([x.shape[a] for a in axes]) <= SMALL
-        y = _pick_small(cls.pair, x, axes) if small else cls.pick(x, axis=axes, keepdims=True)
+        y = _pick_small(cls.pair, x, axes) if small else cls.pair.reduce(x, axis=axes, keepdims=True)
         ctx.in_shape, ctx.axes = x.shape, axes
         if ctx.needs_input_grad[0]:  # only a recorded node needs the winners' shares
             winners = x == y
@@ -134,14 +134,14 @@ class _Extreme(Function):
 class Max(_Extreme):
     formula = Formula(("x",), "max x", r"\max_i x_i", ("ḡ to the argmax (split evenly on ties)",),
                       (r"\bar{g}\,[x_i = y] / \#\{j: x_j = y\}",))
-    pick, pair = staticmethod(np.max), np.maximum
+    pair = np.maximum
 
 
 @primitive
 class Min(_Extreme):
     formula = Formula(("x",), "min x", r"\min_i x_i", ("ḡ to the argmin (split evenly on ties)",),
                       (r"\bar{g}\,[x_i = y] / \#\{j: x_j = y\}",))
-    pick, pair = staticmethod(np.min), np.minimum
+    pair = np.minimum
 
 
 @primitive
