@@ -28,7 +28,7 @@ def check_current(graph, names):
         for child, version in zip(node.inputs, node.in_versions):
             if isinstance(child, AccumulateGrad) and version is not None:
                 leaf = child.variable
-                if leaf is not None and leaf._version != version:
+                if leaf._version != version:
                     key = Edge(child, 0)
                     name = names[key] if key in names else f"a leaf of shape {leaf.shape}"
                     raise StaleGraphError(
@@ -55,8 +55,7 @@ class Capture:
         """The forward's array at a graph position (a leaf's data); None once backward freed it."""
         node, slot = key
         if isinstance(node, AccumulateGrad):
-            leaf = node.variable
-            return None if leaf is None else leaf.data
+            return node.variable.data
         return None if node.outputs is None else node.outputs[slot]
 
     def problems(self):

@@ -69,8 +69,7 @@ class Graph:
         self.root_key = position(root)
         order = backward_order([self.root_key.node])
         self.nodes = [node for node in order if not isinstance(node, AccumulateGrad)]
-        self.leaves = [node.variable for node in order
-                       if isinstance(node, AccumulateGrad) and node.variable is not None]
+        self.leaves = [node.variable for node in order if isinstance(node, AccumulateGrad)]
         self.step = {node: i + 1 for i, node in enumerate(self.nodes)}
         self.edges = []
         self.out_edges = {}  # node -> its flows, in input order
@@ -78,7 +77,7 @@ class Graph:
         for node in self.nodes:
             mine = self.out_edges[node] = []
             for index, (child, slot) in enumerate(zip(node.inputs, node.input_slots)):
-                if child is None or (isinstance(child, AccumulateGrad) and child.variable is None):
+                if child is None:
                     continue
                 flow = Flow(node, index, Edge(child, slot))
                 mine.append(flow)

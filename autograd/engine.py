@@ -39,6 +39,9 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
     seeds: [(position, gradient)]. targets: {node: output slots} whose total gradient to capture
     (for `grad`); then only the nodes between the seeds and the targets run. accumulate: run the
     leaves' AccumulateGrad nodes (False leaves every `.grad` alone).
+
+    What waits for a node (`pending`) is its total gradient ḡ when it has one output (most nodes), a
+    list with one entry per output otherwise.
     """
     on_arrays = not create_graph
     pending = {}
@@ -56,26 +59,38 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                 if runs is None and not retain_graph:
                     node.release()
                 continue
-            if node.pre_hooks and run_hooks:
+            if run_hooks and node.pre_hooks:
                 upstream = _apply_hooks(node, upstream, on_arrays)
             if targets is not None and node in targets:
                 for slot in targets[node]:
-                    captured[(node, slot)] = _tensor(upstream[slot])
+                    captured[(node, slot)] = _tensor(_per_output(upstream)[slot])
             if runs is not None and node not in runs:
                 if observer is not None:
                     _observe(observer, node, upstream, (), ())
                 continue
-            grads, raw_shapes = _vjp(node, upstream, on_arrays)
+            grads = _vjp(node, upstream, on_arrays)
             if observer is not None:
+                grads, raw_shapes = _fitted(node, grads, on_arrays)
                 _observe(observer, node, upstream, grads, raw_shapes)
             if not retain_graph:
                 node.release()
-            for child, slot, g in zip(node.inputs, node.input_slots, grads):
-                if g is not None:  # _add, inline (a call less per edge: scalar MLP −2.4% instructions)
+            inputs, slots, metas = node.inputs, node.input_slots, node.in_meta
+            for index in range(len(grads)):
+                g, child = grads[index], inputs[index]
+                if g is None or child is None:
+                    continue
+                shape, dtype = metas[index]
+                if on_arrays:
+                    if not ((type(g) is np.ndarray or isinstance(g, np.generic)) and g.shape == shape
+                            and g.dtype == dtype):
+                        g = _passed_on(g, shape, dtype, node, index, on_arrays)
+                elif not (type(g) is Tensor and g.data.shape == shape and g.data.dtype == dtype):
+                    g = _passed_on(g, shape, dtype, node, index, on_arrays)
+                if len(child.out_meta) == 1:  # _add, inline (a call less per edge)
                     waiting = pending.get(child)
-                    if waiting is None:
-                        waiting = pending[child] = [None] * len(child.out_meta)
-                    waiting[slot] = g if waiting[slot] is None else waiting[slot] + g
+                    pending[child] = g if waiting is None else waiting + g
+                else:
+                    _add(pending, child, slots[index], g)
     return captured
 
 
@@ -88,9 +103,14 @@ def _tensors(grads):
     return [_tensor(g) for g in grads]
 
 
+def _per_output(upstream):
+    """What waits for a node, as a list with one gradient (or None) per output."""
+    return upstream if type(upstream) is list else [upstream]
+
+
 def _observe(observer, node, upstream, grads, raw_shapes):
     with _user_code():
-        observer(node, _tensors(upstream), _tensors(grads), raw_shapes)
+        observer(node, _tensors(_per_output(upstream)), _tensors(grads), raw_shapes)
 
 
 @contextlib.contextmanager
@@ -106,6 +126,10 @@ def _user_code():
 
 def _add(pending, node, slot, g):
     """Add g to what waits for output `slot` of `node` (gradients from several consumers sum up)."""
+    if len(node.out_meta) == 1:
+        waiting = pending.get(node)
+        pending[node] = g if waiting is None else waiting + g
+        return
     grads = pending.get(node)
     if grads is None:
         grads = pending[node] = [None] * len(node.out_meta)
@@ -146,21 +170,20 @@ def _backward_mode(create_graph):
 
 
 def _vjp(node, upstream, on_arrays):
-    """Run node's VJP on its upstream gradients. Returns per input the gradient summed to the input's
-    shape and dtype (or None; an array when `on_arrays`, else a Tensor), and per input the shape the
-    VJP returned (None: already the input's)."""
+    """Run node's VJP on its upstream gradient(s); returns one result per input (None: no gradient)."""
     if node.released:
         raise RuntimeError(
             f"trying to backward through the graph a second time ({node!r} was freed after the "
             "first backward); pass retain_graph=True to the first backward to keep it"
         )
-    if len(upstream) > 1:
+    if type(upstream) is list:  # several outputs: the ones that got no gradient get zeros
         upstream = [_zeros(shape, dtype, on_arrays) if g is None else g
                     for g, (shape, dtype) in zip(upstream, node.out_meta)]
+    else:
+        upstream = (upstream,)
     if on_arrays and not node.vjp_on_arrays:  # a user Function: its VJP is written for Tensors
-        upstream = _tensors(upstream)
         with _user_code():
-            result = _run_rule(node, upstream)
+            result = _run_rule(node, _tensors(upstream))
     else:
         if not on_arrays:
             state.scope = node.scope + (BACKWARD_SCOPE + node.name,)
@@ -172,27 +195,35 @@ def _vjp(node, upstream, on_arrays):
             f"{node!r}: backward returned {len(result)} gradients, expected {len(node.inputs)} "
             "(one per input of forward; use None for inputs without a gradient)"
         )
+    return result
+
+
+def _fitted(node, result, on_arrays):
+    """For an observer: per input the VJP's result summed to the input's shape and dtype (an array
+    when `on_arrays`, else a Tensor; None where no gradient goes), and the shape the VJP returned
+    where it differed (broadcasting undone; () when none did)."""
     grads = []
     raw_shapes = None
     for index, (child, meta, g) in enumerate(zip(node.inputs, node.in_meta, result)):
         if g is None or child is None:
             grads.append(None)
             continue
-        if on_arrays:
-            if type(g) is not np.ndarray and not isinstance(g, np.generic):
-                g = g.data if isinstance(g, Tensor) else np.asarray(g)
-            if g.shape == meta[0] and g.dtype == meta[1]:
-                grads.append(g)
-                continue
-        elif type(g) is Tensor and g.data.shape == meta[0] and g.data.dtype == meta[1]:
-            grads.append(g)
-            continue
-        if raw_shapes is None:
-            raw_shapes = [None] * len(result)
-        raw_shapes[index] = np.shape(g.data if isinstance(g, Tensor) else g)
-        g = _fit(g, meta[0], meta[1], node, index)
-        grads.append(g if on_arrays else _tensor(g))
+        shape, dtype = meta
+        raw = np.shape(g.data if isinstance(g, Tensor) else g)
+        grads.append(_passed_on(g, shape, dtype, node, index, on_arrays))
+        if raw != shape:
+            raw_shapes = raw_shapes or [None] * len(result)
+            raw_shapes[index] = raw
     return grads, raw_shapes or ()
+
+
+def _passed_on(g, shape, dtype, node, index, on_arrays):
+    """A VJP's result for input `index` as the engine passes it on: summed to the input's shape and
+    dtype; an array when `on_arrays`, else a Tensor."""
+    g = _fit(g, shape, dtype, node, index)
+    if on_arrays:
+        return g.data if isinstance(g, Tensor) else g
+    return _tensor(g)
 
 
 def _run_rule(node, upstream):
@@ -244,7 +275,8 @@ def _vjp_under_anomaly(node, upstream):
 
 def _apply_hooks(node, upstream, on_arrays):
     """Run the tensor hooks registered on node's outputs; a returned gradient must keep the shape."""
-    upstream = list(upstream)
+    single = type(upstream) is not list
+    upstream = list(_per_output(upstream))
     for index, fn in node.pre_hooks:
         g = _tensor(upstream[index])
         if g is None:
@@ -262,7 +294,7 @@ def _apply_hooks(node, upstream, on_arrays):
             )
         result = result if result.dtype == g.dtype else result.to(g.dtype)
         upstream[index] = result.data if on_arrays else result
-    return upstream
+    return upstream[0] if single else upstream
 
 
 # -- the two entry points --------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .graph import Node
+from .graph import ALL_WRITES, AccumulateGrad, Node
 from .grad_mode import ANOMALY, GRAD_ENABLED, SCOPE, VJP_ON_ARRAYS
 from .tensor import Tensor
 
@@ -52,15 +52,6 @@ def primitive(cls):
 def values(x):
     """The array of a Tensor, or x itself: for a VJP rule that reads values (a mask, a sign) on both kinds."""
     return x.data if isinstance(x, Tensor) else x
-
-
-class SavedOutput(NamedTuple):
-    """In `node.saved`: output `index` of the node itself (its array is in `node.outputs`)."""
-
-    index: int
-
-
-_SAVED_OUTPUTS = tuple(SavedOutput(i) for i in range(8))
 
 
 class Function(Node):
@@ -108,10 +99,11 @@ class Function(Node):
 
     @property
     def saved_tensors(self):
-        """The saved values as Tensors (inputs keep their graph, so VJPs stay differentiable), or as
-        arrays while the VJP runs on arrays.
+        """The saved values: arrays while the VJP runs on arrays, else Tensors (a saved input is that
+        input's graph position, so VJPs stay differentiable; a saved output is this node's output).
 
-        Raises when a saved tensor was written in place since (through any view or alias).
+        Raises when a saved tensor was written in place since (through any view or alias). No write
+        at all since the node saved them (`ALL_WRITES` unchanged) is the common case: no check per value.
         """
         if self.released:
             raise RuntimeError(
@@ -119,42 +111,52 @@ class Function(Node):
                 "were freed after the first backward. Pass retain_graph=True to the first backward "
                 "if you need to run it again."
             )
-        if not self.saved:
-            return ()
-        if not VJP_ON_ARRAYS.get():
-            return tuple([self._unpack(item, version) for item, version in zip(self.saved, self.saved_versions)])
-        arrays = []  # a plain backward's VJP: inline, no call per value (scalar MLP: −1.1% instructions)
-        for item, version in zip(self.saved, self.saved_versions):
-            if isinstance(item, Tensor):
-                if item._version != version:
-                    self._modified(item.shape, version, item._version)
-                item = item.data
-            elif isinstance(item, SavedOutput):
-                self._check_output_version(item.index, version)
-                item = self.outputs[item.index]
-            arrays.append(item)
-        return tuple(arrays)
+        on_arrays = VJP_ON_ARRAYS.get()
+        if on_arrays and self.writes_seen == ALL_WRITES.value:
+            return self.saved
+        return tuple([self._unpack(item, kind, index, version, on_arrays)
+                      for item, (kind, index, version) in zip(self.saved, self.saved_from)])
 
-    def _unpack(self, item, version):
-        if isinstance(item, Tensor):
+    def _unpack(self, item, kind, index, version, on_arrays):
+        """One saved value, its version checked: the array, or the Tensor the VJP reads."""
+        if kind == "value":
+            return item if on_arrays else Tensor._wrap(item)
+        if kind == "tensor":
             if item._version != version:
                 self._modified(item.shape, version, item._version)
-            return item
-        if isinstance(item, SavedOutput):
-            out = Tensor._wrap(self.outputs[item.index], self, item.index)
-            counter = self._check_output_version(item.index, version)
-            if counter is not None:
-                out._vc = counter
-            return out
-        return Tensor._wrap(item)
-
-    def _check_output_version(self, index, version):
-        """The version counter of output `index` (None if it has none), after checking it."""
-        counters = self.out_counters
-        counter = counters[index] if counters is not None else None
+            return item.data if on_arrays else item
+        counter = self._saved_counter(kind, index)
         if counter is not None and counter.value != version:
-            self._modified(self.out_meta[index][0], version, counter.value)
-        return counter
+            self._modified(np.shape(item), version, counter.value)
+        if on_arrays:
+            return item
+        if kind == "output":
+            out = Tensor._wrap(self.outputs[index], self, index)
+        else:
+            out = self._input_tensor(item, index)
+        if counter is not None:
+            out._vc = counter
+        return out
+
+    def _saved_counter(self, kind, index):
+        """The version counter of input or output `index` (None: none made yet, so still version 0)."""
+        if kind == "output":
+            counters = self.out_counters
+            return None if counters is None else counters[index]
+        source = self.inputs[index]
+        if source is None:
+            return self.constant_counters[index]
+        if isinstance(source, AccumulateGrad):
+            return source.counter
+        counters = source.out_counters
+        return None if counters is None else counters[self.input_slots[index]]
+
+    def _input_tensor(self, array, index):
+        """Input `index` as a Tensor at its place in the graph (a leaf: the leaf itself)."""
+        source = self.inputs[index]
+        if isinstance(source, AccumulateGrad):
+            return source.variable
+        return Tensor._wrap(array, source, self.input_slots[index])
 
     def _modified(self, shape, then, now):
         raise RuntimeError(
@@ -165,17 +167,12 @@ class Function(Node):
 
     def saved_items(self):
         """What this node keeps for its VJP: (kind, position, shape) with kind 'input' (position =
-        the input's index, None if unknown), 'output' (the output's index) or 'value' (anything else)."""
-        used = set()
-        for item in self.saved or ():
-            if isinstance(item, Tensor):
-                index = self._input_index(item, used)
-                used.add(index)
-                yield "input", index, item.shape
-            elif isinstance(item, SavedOutput):
-                yield "output", item.index, self.out_meta[item.index][0]
-            else:
-                yield "value", None, np.shape(item)
+        the input's index, None for a Tensor that was no input), 'output' (the output's index) or
+        'value' (anything else)."""
+        for item, (kind, index, _) in zip(self.saved or (), self.saved_from):
+            if kind == "tensor":
+                kind = "input"
+            yield kind, index, np.shape(values(item))
 
     def saved_symbols(self):
         """(symbol, kind, shape) per saved value: the formula's symbol of a saved input (`a`), `y` for a
@@ -189,26 +186,10 @@ class Function(Node):
             else:
                 yield None, kind, shape
 
-    def _input_index(self, tensor, used):
-        """Which input `tensor` was (the first one not in `used`: in x·x, x is both)."""
-        place = tensor._node if tensor._node is not None else tensor._accumulator
-        for i, (node, slot) in enumerate(zip(self.inputs, self.input_slots)):
-            if i not in used and node is not None and node is place and slot == tensor._out_idx:
-                return i
-        return next((i for i, value in self.constants if value is tensor.data and i not in used), None)
-
     @property
     def saved_nbytes(self):
         """Bytes of arrays this node keeps alive for its VJP."""
-        total = 0
-        for item in self.saved or ():
-            if isinstance(item, Tensor):
-                total += item.data.nbytes
-            elif isinstance(item, SavedOutput):
-                total += self.outputs[item.index].nbytes
-            else:
-                total += np.asarray(item).nbytes
-        return total
+        return sum([np.asarray(values(item)).nbytes for item in self.saved or ()])
 
     @property
     def trace(self):
@@ -285,7 +266,7 @@ def _link(ctx, args, kwargs):
             counter = a._vc
             version = 0 if counter is None else counter.value
             if a._requires_grad:
-                inputs.append(a._accumulator or a._grad_accumulator())
+                inputs.append(a._grad_accumulator())
                 edges.append((0, data.shape, data.dtype, version))
                 continue
             edges.append((None, data.shape, data.dtype, version))
@@ -311,7 +292,8 @@ def _link(ctx, args, kwargs):
     if kwargs:
         ctx.options = kwargs
     ctx.scope = SCOPE.get()
-    ctx.saved = ()
+    ctx.saved = ctx.saved_from = ()
+    ctx.writes_seen = -1
     ctx.released = False
     if ANOMALY.get():
         ctx.site = _creation_site()
@@ -370,46 +352,56 @@ def _share_version(out, source, node):
             node.out_counters = [counter] + [None] * (len(node.out_meta) - 1)
 
 
+_PLAIN = ("value", None, None)
+
+
 def _resolve_saved(ctx, args, arrays, returned):
-    """Turn what forward saved into node.saved: input Tensors, SavedOutput markers, other values;
-    and node.saved_versions, each one's version at this moment."""
-    saved = []
-    versions = []
+    """Describe what forward saved (node.saved_from): per value its kind, index and version now; and
+    note how many writes the process has seen (node.writes_seen)."""
+    saved_from = []
     taken = ()  # input positions already saved: in x·x, x is input 0 and input 1
     n = len(arrays)
+    writes_seen = ALL_WRITES.value
     for position, item in enumerate(ctx.saved):
         if position < n and item is arrays[position]:  # input i saved as the i-th value: the common case
-            if not isinstance(args[position], Tensor):  # a constant input (a number): a plain value
-                saved.append(item)
-                versions.append(None)
+            if not isinstance(args[position], Tensor):  # a number: a plain value
+                saved_from.append(_PLAIN)
                 continue
             index = position
+        elif isinstance(item, Tensor):
+            saved_from.append(("tensor", None, item._version))
+            writes_seen = -1  # no array among the saved values: unpack it every time
+            continue
         else:
-            index = None if isinstance(item, Tensor) else _input_position(item, args, arrays, taken)
+            index = _input_position(item, args, arrays, taken)
         if index is not None:
             taken += (index,)
-            item = args[index]
-        if isinstance(item, Tensor):
-            saved.append(item)
-            counter = item._vc  # Tensor._version, inline: no property call in the common case (−1% instructions)
-            if counter is not None:
-                versions.append(counter.value)
-            elif item._node is not None and item._node.out_counters is not None:
-                versions.append(item._version)  # a non-leaf's counter may live on its node
-            else:
-                versions.append(0)
+            saved_from.append(("input", index, _input_version(ctx, args[index], index)))
             continue
         slot = _output_position(item, returned, ctx.outputs)
         if slot is not None:
-            saved.append(_SAVED_OUTPUTS[slot] if slot < len(_SAVED_OUTPUTS) else SavedOutput(slot))
             counters = ctx.out_counters
-            versions.append(counters[slot].value if counters is not None and counters[slot] is not None else 0)
+            counter = None if counters is None else counters[slot]
+            saved_from.append(("output", slot, 0 if counter is None else counter.value))
             continue
-        saved.append(item)
-        versions.append(None)
-    ctx.saved = tuple(saved)
-    key = tuple(versions)
-    ctx.saved_versions = _SHARED.get(key) or _shared(key)
+        saved_from.append(_PLAIN)
+    key = tuple(saved_from)
+    ctx.saved_from = _SHARED.get(key) or _shared(key)
+    ctx.writes_seen = writes_seen
+
+
+def _input_version(ctx, tensor, index):
+    """The version of input `index` now; a constant's counter is kept on the node (nothing else reaches it)."""
+    if ctx.inputs[index] is None:
+        counter = tensor._version_counter()
+        if ctx.constant_counters is None:
+            ctx.constant_counters = {}
+        ctx.constant_counters[index] = counter
+        return counter.value
+    counter = tensor._vc  # Tensor._version, inline: no property call in the common case
+    if counter is not None:
+        return counter.value
+    return tensor._version if tensor._node is not None else 0
 
 
 def _input_position(item, args, arrays, taken):

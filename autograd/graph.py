@@ -8,9 +8,13 @@ A **node** is what one recorded operation leaves behind for backward. Its fields
     in_versions   per forward input: its version when recorded (None for a non-leaf or a number)
     out_meta      per output: (shape, dtype)
     outputs       the output arrays the forward computed (kept until backward frees the graph)
-    saved         what the VJP asked to keep; saved_versions, their versions when saved
+    saved         the values the VJP asked to keep, as the forward passed them (arrays)
+    saved_from    per saved value: (kind, index, version when saved), kind 'input' (input `index`),
+                  'output' (output `index`), 'tensor' (a Tensor that is neither) or 'value' (no version)
+    writes_seen   how many in-place writes the process had seen when the values were saved
     constants     (position, value) of the inputs without a gradient; options, the keyword options
     output_names  {output index: name} of named outputs; constant_names, {input position: name}
+    constant_counters  {input position: version counter} of the saved inputs without a gradient
     scope         the scope stack it was created in; site, the user's line (under detect_anomaly)
     pre_hooks     [(output index, hook)] run on an output's total gradient before the VJP
 
@@ -21,9 +25,10 @@ any tensor in the graph the same way, and every tool (engine, `grad`, viz, expla
 
 A **version counter** counts in-place writes to a block of memory. Views share it with
 their base (reshape, transpose, slices, expand, detach), so a write through any alias of a
-value saved for backward is caught when the VJP unpacks it.
+value saved for backward is caught when the VJP unpacks it. Every write also counts on
+`ALL_WRITES`: a node whose `writes_seen` still equals it has seen no write since it saved its
+values, so its VJP gets them without a check per value.
 """
-import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -47,16 +52,26 @@ class VersionCounter:
         self.value = value
 
 
+#: In-place writes to any tensor so far, in any thread (the sum of every counter's increments).
+ALL_WRITES = VersionCounter()
+
+
+def count_write(counter):
+    """Count one in-place write on `counter` (and on ALL_WRITES)."""
+    counter.value += 1
+    ALL_WRITES.value += 1
+
+
 class Node:
     """A recorded operation in the backward graph (see the module docstring for its fields)."""
 
     __slots__ = ("inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs", "needs_input_grad",
-                 "scope", "saved", "saved_versions", "released", "__dict__", "__weakref__")
+                 "scope", "saved", "saved_from", "writes_seen", "released", "__dict__", "__weakref__")
     name = None
     # fields most nodes leave at these defaults (written only when they differ, so most nodes need no __dict__)
     constants = ()
     options = {}
-    out_counters = site = pre_hooks = output_names = constant_names = None
+    out_counters = site = pre_hooks = output_names = constant_names = constant_counters = None
     #: True when backward(node, *grads) is written for raw NumPy arrays as well as Tensors (every primitive
     #: of the table is): a backward without create_graph then runs it on arrays, with no Tensor per step.
     vjp_on_arrays = False
@@ -106,8 +121,10 @@ class Node:
 class AccumulateGrad(Node):
     """The node a leaf's gradient goes to: its 'VJP' adds the gradient to `leaf.grad`.
 
-    The leaf holds its accumulator; the accumulator points back weakly, so neither keeps
-    the other in a reference cycle. Tensor hooks on the leaf are this node's pre-hooks.
+    As in PyTorch, the accumulator holds its leaf and the leaf holds its accumulator weakly: a
+    graph keeps every leaf it reaches alive (a VJP may read a saved leaf's value), no reference
+    cycle forms, and a leaf outside any graph has no accumulator. Tensor hooks on the leaf live
+    on the leaf (they outlast every graph) and are this node's pre-hooks.
     """
 
     name = "accumulate_grad"
@@ -115,18 +132,22 @@ class AccumulateGrad(Node):
     vjp_on_arrays = True
 
     def __init__(self, leaf):
-        self._leaf = weakref.ref(leaf)
+        self.variable = leaf  #: the leaf tensor
+        self.counter = leaf._version_counter()
         self.inputs = self.input_slots = self.in_meta = self.in_versions = ()
         self.needs_input_grad = ()
         self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
         self.outputs = self.saved = None
-        self.saved_versions = self.scope = ()
+        self.saved_from = self.scope = ()
         self.released = False
 
     @property
-    def variable(self):
-        """The leaf tensor (None once it has been garbage collected)."""
-        return self._leaf()
+    def pre_hooks(self):
+        return self.variable._hooks
+
+    def register_prehook(self, index, fn):
+        leaf = self.variable
+        leaf._hooks = (leaf._hooks or []) + [(index, fn)]
 
     @staticmethod
     def backward(node, g):
@@ -135,8 +156,6 @@ class AccumulateGrad(Node):
         from .tensor import Tensor  # (tensor.py imports this module; `.grad` is a plain Tensor, also for a Parameter)
 
         leaf = node.variable
-        if leaf is None:
-            return ()
         if not isinstance(g, Tensor):
             leaf.grad = Tensor._wrap(_own(g, leaf) if leaf.grad is None else np.asarray(leaf.grad.data + g))
         elif leaf.grad is not None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import ops as _ops  # the package imports `ops` before this module (ops -> function -> tensor)
 from .dtypes import get_default_dtype, is_float
-from .graph import AccumulateGrad, VersionCounter
+from .graph import AccumulateGrad, VersionCounter, count_write
 from .grad_mode import GRAD_ENABLED
 
 
@@ -54,7 +54,8 @@ class Tensor:
     grad = None
     _name = None
     _vc = None  # the version counter, made when first needed (a write, a view, a save)
-    _accumulator = None
+    _accumulator = None  # a weak reference to the leaf's AccumulateGrad (graphs hold it, not the leaf)
+    _hooks = None  # a leaf's tensor hooks: [(0, fn)]
     __array_priority__ = 1000
     __array_ufunc__ = None  # make ndarray ⊕ Tensor defer to Tensor's reflected operators
     __hash__ = object.__hash__
@@ -107,10 +108,12 @@ class Tensor:
         return self._vc
 
     def _grad_accumulator(self):
-        """The AccumulateGrad node of a leaf that requires grad (one for the leaf's lifetime)."""
-        if self._accumulator is None:
-            self._accumulator = AccumulateGrad(self)
-        return self._accumulator
+        """The AccumulateGrad node of a leaf that requires grad (one while any graph holds it)."""
+        accumulator = None if self._accumulator is None else self._accumulator()
+        if accumulator is None:
+            accumulator = AccumulateGrad(self)
+            self._accumulator = weakref.ref(accumulator)
+        return accumulator
 
     # -- attributes ------------------------------------------------------------------
     @property
@@ -263,7 +266,7 @@ class Tensor:
                 f"{op}: in-place change of a tensor made by {self._node!r}, which is part of a graph "
                 "(its value may be saved for backward); use an out-of-place operation (y = y + 1)"
             )
-        self._version_counter().value += 1
+        count_write(self._version_counter())
 
     def __setitem__(self, index, value):
         if isinstance(value, Tensor) and value._requires_grad and GRAD_ENABLED.get():

@@ -344,3 +344,39 @@ def test_grad_runs_only_the_vjps_between_outputs_and_inputs():
     gw, gx = ag.grad((h * h).sum(), [w, x])
     np.testing.assert_allclose(gw.data, 2 * h.data * x.data)
     np.testing.assert_allclose(gx.data, 2 * h.data * w.data)
+
+
+def test_a_graph_keeps_its_leaves_alive_and_a_dropped_graph_frees_its_accumulators():
+    """As in PyTorch: the accumulator holds its leaf, the leaf holds its accumulator weakly."""
+    x = f64([1.0, 2.0])
+    leaf = weakref.ref(x)
+    y = (x * x).sum()
+    accumulator = weakref.ref(y.grad_fn.next[0][0].next[0][0])
+    gc.disable()
+    try:
+        del x
+        assert leaf() is not None, "the graph let a leaf it reads go"
+        y.backward()
+        np.testing.assert_array_equal(leaf().grad.data, [2.0, 4.0])
+        del y
+        assert accumulator() is None and leaf() is None, "leaf and accumulator outlived the graph: a cycle"
+    finally:
+        gc.enable()
+
+
+def test_a_leaf_hook_outlives_the_graphs_it_ran_in():
+    x = f64([1.0, 2.0])
+    seen = []
+    x.register_hook(lambda g: seen.append(g.data.copy()))
+    for scale in (2.0, 3.0):
+        (x * scale).sum().backward()  # each graph, and the accumulator it made, dies after its step
+    np.testing.assert_array_equal(seen, [[2.0, 2.0], [3.0, 3.0]])
+
+
+def test_backward_reads_the_values_the_forward_used_even_after_data_is_replaced():
+    w = f64([1.0, 2.0])
+    x = f64([3.0, 4.0])
+    loss = (w * x).sum()
+    w.data = np.array([10.0, 20.0])  # a new array, not an in-place write: the saved array is untouched
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 2.0])

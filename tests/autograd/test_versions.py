@@ -170,3 +170,34 @@ def test_conv2d_saved_weight_view_shares_the_parameters_version():
         w.mul_(0.5)
     with pytest.raises(RuntimeError, match=MODIFIED):
         loss.backward()
+
+
+def test_a_write_through_an_alias_is_caught_after_the_saved_leaf_itself_was_dropped():
+    w = f64([1.0, 2.0])
+    x = f64([3.0, 4.0])
+    alias = w.detach()
+    loss = (w * x).sum()
+    del w
+    alias.add_(1.0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+def test_a_write_to_a_saved_constant_tensor_is_caught():
+    w = f64([1.0, 2.0])
+    x = ag.tensor([3.0, 4.0], dtype=np.float64)  # no gradient: the node keeps its counter
+    loss = (w * x).sum()
+    x.add_(1.0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+def test_a_write_to_an_unrelated_tensor_leaves_the_graph_usable():
+    """Any write makes every node check its saved values; unchanged ones pass."""
+    w = f64([1.0, 2.0])
+    loss = (w * w).sum()
+    other = f64([5.0])
+    with ag.no_grad():
+        other.add_(1.0)
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.data, [2.0, 4.0])
