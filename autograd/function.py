@@ -205,7 +205,7 @@ class Function(Node):
             arrays = _link(ctx, args, kwargs)
             if arrays is not None:
                 return _record(ctx, cls.forward(ctx, *arrays, **kwargs), args, arrays)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = [_operand_value(a, cls) for a in args]
         n = len(args)
         ctx.needs_input_grad = _NONE_NEEDED[n] if n < len(_NONE_NEEDED) else (False,) * n
         out = cls.forward(ctx, *arrays, **kwargs)
@@ -222,6 +222,16 @@ class Function(Node):
 
 
 _NONE_NEEDED = tuple((False,) * n for n in range(16))
+
+
+def _operand_value(a, cls):
+    """What the forward of `cls` gets for the argument `a`: a Tensor's array, as a NumPy scalar when
+    it is 0-d and `cls` makes no view (scalar arithmetic is 3-10× faster than ufuncs on 0-d arrays,
+    and the VJP gets the same scalars back as saved values); anything else as it is."""
+    if not isinstance(a, Tensor):
+        return a
+    data = a.data
+    return data if data.shape or cls.view else data[()]
 
 
 def _outputs(cls, out):
@@ -249,14 +259,18 @@ def _link(ctx, args, kwargs):
     Returns the inputs' arrays, or None when no input requires grad (then ctx is no node).
 
     Fields left at their class defaults (no hooks, nothing saved, no options) are not written.
+    A 0-d input reaches the forward of a primitive that is no view as a NumPy scalar (see `_operand_value`).
     """
     arrays = []
     inputs = []
     edges = []  # per input: (slot, shape, dtype, version), slot None if it needs no gradient; None for a number
     constants = None
+    scalars = not type(ctx).view
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             data = a.data
+            if scalars and not data.shape:
+                data = data[()]
             arrays.append(data)
             node = a._node
             if node is not None:

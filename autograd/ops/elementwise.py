@@ -314,19 +314,19 @@ _NUMBERS = {}
 
 
 def _number(x, dtype):
-    """A Python number as a read-only 0-d array of dtype, cached (the same few constants recur in every step).
+    """A Python number as a NumPy scalar of dtype, cached (the same few constants recur in every step).
 
-    Measured on the scalar MLP benchmark: saves ≈ 0.2 µs per op against np.asarray each time."""
+    A scalar, not a 0-d array: on 0-d tensors (whose arrays `Function.apply` hands the forward as
+    scalars) NumPy's scalar arithmetic is ~10× faster than its ufuncs on 0-d arrays."""
     if x != x or (x == 0 and type(x) is float):  # NaN never equals a key; −0.0 would equal 0.0
-        return np.asarray(x, dtype)
+        return dtype.type(x)
     key = (x, type(x), dtype)
-    array = _NUMBERS.get(key)
-    if array is None:
+    scalar = _NUMBERS.get(key)
+    if scalar is None:
         if len(_NUMBERS) > 4096:  # a loop over many distinct numbers: keep the cache small
             _NUMBERS.clear()
-        array = _NUMBERS[key] = np.asarray(x, dtype)
-        array.flags.writeable = False
-    return array
+        scalar = _NUMBERS[key] = dtype.type(x)
+    return scalar
 
 
 def _operand(x, dtype):
