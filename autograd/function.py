@@ -269,21 +269,24 @@ def _link(ctx, args, kwargs):
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             data = a.data
-            if scalars and not data.shape:
+            shape = data.shape
+            if scalars and not shape:
                 data = data[()]
             arrays.append(data)
             node = a._node
             if node is not None:
                 inputs.append(node)
-                edges.append((a._out_idx, data.shape, data.dtype, None))
+                edges.append((a._out_idx, shape, data.dtype, None))
                 continue
             counter = a._vc
             version = 0 if counter is None else counter.value
             if a._requires_grad:
-                inputs.append(a._grad_accumulator())
-                edges.append((0, data.shape, data.dtype, version))
+                accumulator = a._accumulator  # Tensor._grad_accumulator, inline
+                accumulator = None if accumulator is None else accumulator()
+                inputs.append(a._grad_accumulator() if accumulator is None else accumulator)
+                edges.append((0, shape, data.dtype, version))
                 continue
-            edges.append((None, data.shape, data.dtype, version))
+            edges.append((None, shape, data.dtype, version))
             value = data
             if a._name is not None:
                 _name_constant(ctx, i, a._name)
@@ -306,6 +309,7 @@ def _link(ctx, args, kwargs):
     if kwargs:
         ctx.options = kwargs
     ctx.scope = SCOPE.get()
+    ctx.out_counters = ctx.pre_hooks = None  # slots: the engine and `saved` read them for every node
     ctx.saved = ctx.saved_from = ()
     ctx.writes_seen = -1
     ctx.released = False
@@ -373,7 +377,6 @@ def _resolve_saved(ctx, args, arrays, returned):
     """Describe what forward saved (node.saved_from): per value its kind, index and version now; and
     note how many writes the process has seen (node.writes_seen)."""
     saved_from = []
-    taken = ()  # input positions already saved: in x·x, x is input 0 and input 1
     n = len(arrays)
     writes_seen = ALL_WRITES.value
     for position, item in enumerate(ctx.saved):
@@ -386,11 +389,18 @@ def _resolve_saved(ctx, args, arrays, returned):
             saved_from.append(("tensor", None, item._version))
             writes_seen = -1  # no array among the saved values: unpack it every time
             continue
-        else:
-            index = _input_position(item, args, arrays, taken)
+        else:  # the first input with this array not saved yet (in x·x, x is input 0 and input 1)
+            index = _input_position(item, args, arrays, [i for kind, i, _ in saved_from if kind == "input"])
         if index is not None:
-            taken += (index,)
-            saved_from.append(("input", index, _input_version(ctx, args[index], index)))
+            tensor = args[index]
+            counter = tensor._vc  # Tensor._version, inline for the common cases
+            if ctx.inputs[index] is None:
+                version = _constant_version(ctx, tensor, index)
+            elif counter is not None:
+                version = counter.value
+            else:  # a non-leaf's counter may live on its node
+                version = 0 if tensor._node.out_counters is None else tensor._version
+            saved_from.append(("input", index, version))
             continue
         slot = _output_position(item, returned, ctx.outputs)
         if slot is not None:
@@ -404,18 +414,14 @@ def _resolve_saved(ctx, args, arrays, returned):
     ctx.writes_seen = writes_seen
 
 
-def _input_version(ctx, tensor, index):
-    """The version of input `index` now; a constant's counter is kept on the node (nothing else reaches it)."""
-    if ctx.inputs[index] is None:
-        counter = tensor._version_counter()
-        if ctx.constant_counters is None:
-            ctx.constant_counters = {}
-        ctx.constant_counters[index] = counter
-        return counter.value
-    counter = tensor._vc  # Tensor._version, inline: no property call in the common case
-    if counter is not None:
-        return counter.value
-    return tensor._version if tensor._node is not None else 0
+def _constant_version(ctx, tensor, index):
+    """The version now of input `index`, which needs no gradient; the node keeps its counter (only
+    the tensor reaches it)."""
+    counter = tensor._version_counter()
+    if ctx.constant_counters is None:
+        ctx.constant_counters = {}
+    ctx.constant_counters[index] = counter
+    return counter.value
 
 
 def _input_position(item, args, arrays, taken):

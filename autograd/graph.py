@@ -66,12 +66,13 @@ class Node:
     """A recorded operation in the backward graph (see the module docstring for its fields)."""
 
     __slots__ = ("inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs", "needs_input_grad",
-                 "scope", "saved", "saved_from", "writes_seen", "released", "__dict__", "__weakref__")
+                 "scope", "saved", "saved_from", "writes_seen", "released", "out_counters", "pre_hooks",
+                 "__dict__", "__weakref__")
     name = None
     # fields most nodes leave at these defaults (written only when they differ, so most nodes need no __dict__)
     constants = ()
     options = {}
-    out_counters = site = pre_hooks = output_names = constant_names = constant_counters = None
+    site = output_names = constant_names = constant_counters = None
     #: True when backward(node, *grads) is written for raw NumPy arrays as well as Tensors (every primitive
     #: of the table is): a backward without create_graph then runs it on arrays, with no Tensor per step.
     vjp_on_arrays = False
@@ -140,6 +141,7 @@ class AccumulateGrad(Node):
         self.outputs = self.saved = None
         self.saved_from = self.scope = ()
         self.released = False
+        self.out_counters = None
 
     @property
     def pre_hooks(self):

@@ -49,11 +49,11 @@ def _keep(keepdims, keepdim):
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("data", "_requires_grad", "_node", "_out_idx", "__dict__", "__weakref__")
-    # rarely set: class defaults until written (each op's output then costs four writes, not eight)
+    # _vc: the version counter, made when first needed (a write, a view, a save); a slot, as every op reads it
+    __slots__ = ("data", "_requires_grad", "_node", "_out_idx", "_vc", "__dict__", "__weakref__")
+    # rarely set: class defaults until written (each op's output then costs five writes, not eight)
     grad = None
     _name = None
-    _vc = None  # the version counter, made when first needed (a write, a view, a save)
     _accumulator = None  # a weak reference to the leaf's AccumulateGrad (graphs hold it, not the leaf)
     _hooks = None  # a leaf's tensor hooks: [(0, fn)]
     __array_priority__ = 1000
@@ -65,6 +65,7 @@ class Tensor:
         self._requires_grad = False
         self._node = None
         self._out_idx = 0
+        self._vc = None
         if name is not None:
             self.name = name
         if requires_grad:
@@ -78,6 +79,7 @@ class Tensor:
         t._requires_grad = node is not None
         t._node = node
         t._out_idx = index
+        t._vc = None
         return t
 
     @property
