@@ -176,18 +176,10 @@ def _vjp(node, upstream, on_arrays):
             f"trying to backward through the graph a second time ({node!r} was freed after the "
             "first backward); pass retain_graph=True to the first backward to keep it"
         )
-    if type(upstream) is list:  # several outputs: the ones that got no gradient get zeros
-        upstream = [_zeros(shape, dtype, on_arrays) if g is None else g
-                    for g, (shape, dtype) in zip(upstream, node.out_meta)]
+    if type(upstream) is not list and on_arrays and node.vjp_on_arrays and not ANOMALY.get():
+        result = node.backward(node, upstream)  # the common case: one output, a rule that runs on arrays
     else:
-        upstream = (upstream,)
-    if on_arrays and not node.vjp_on_arrays:  # a user Function: its VJP is written for Tensors
-        with _user_code():
-            result = _run_rule(node, _tensors(upstream))
-    else:
-        if not on_arrays:
-            state.scope = node.scope + (BACKWARD_SCOPE + node.name,)
-        result = _run_rule(node, upstream)
+        result = _run_rule(node, upstream, on_arrays)
     if type(result) is not tuple:
         result = (result,)
     if len(result) != len(node.inputs):
@@ -196,6 +188,28 @@ def _vjp(node, upstream, on_arrays):
             "(one per input of forward; use None for inputs without a gradient)"
         )
     return result
+
+
+def _run_rule(node, upstream, on_arrays):
+    """Run node's VJP in any other case: several outputs (those without a gradient get zeros), a
+    user Function's rule (it sees Tensors), create_graph (a scope for the recorded backward), anomaly
+    mode (checked results)."""
+    if type(upstream) is list:
+        upstream = [_zeros(shape, dtype, on_arrays) if g is None else g
+                    for g, (shape, dtype) in zip(upstream, node.out_meta)]
+    else:
+        upstream = (upstream,)
+    run = _vjp_under_anomaly if ANOMALY.get() else _call_backward
+    if on_arrays and not node.vjp_on_arrays:  # a user Function: its VJP is written for Tensors
+        with _user_code():
+            return run(node, _tensors(upstream))
+    if not on_arrays:
+        state.scope = node.scope + (BACKWARD_SCOPE + node.name,)
+    return run(node, upstream)
+
+
+def _call_backward(node, upstream):
+    return node.backward(node, *upstream)
 
 
 def _fitted(node, result, on_arrays):
@@ -224,10 +238,6 @@ def _passed_on(g, shape, dtype, node, index, on_arrays):
     if on_arrays:
         return g.data if isinstance(g, Tensor) else g
     return _tensor(g)
-
-
-def _run_rule(node, upstream):
-    return _vjp_under_anomaly(node, upstream) if ANOMALY.get() else node.backward(node, *upstream)
 
 
 def _zeros(shape, dtype, on_arrays):
@@ -260,7 +270,7 @@ def _vjp_under_anomaly(node, upstream):
     this node (and the line that created it) if a gradient came out NaN or inf."""
     state.anomaly = False
     try:
-        result = node.backward(node, *upstream)
+        result = _call_backward(node, upstream)
     finally:
         state.anomaly = True
     for index, g in enumerate(result if type(result) is tuple else (result,)):

@@ -340,23 +340,25 @@ def _operand(x, dtype):
 def _binary(cls, floating=False):
     """The function of a binary primitive: operands promoted by `result_type` (integers to the default float
     dtype for a `floating` op such as true division)."""
+    apply = cls.apply  # bound once: no attribute lookup on the class per call
+
     def op(a, b):
         # the common cases first: two float tensors of one dtype, a float tensor and a Python number
         if isinstance(a, Tensor):
             dtype = a.data.dtype
             if isinstance(b, Tensor):
                 if dtype is b.data.dtype and dtype.kind == "f":
-                    return cls.apply(a, b)
+                    return apply(a, b)
             elif type(b) in (float, int) and dtype.kind == "f":
-                return cls.apply(a, _number(b, dtype))
+                return apply(a, _number(b, dtype))
         elif type(a) in (float, int) and isinstance(b, Tensor) and b.data.dtype.kind == "f":
-            return cls.apply(_number(a, b.data.dtype), b)
+            return apply(_number(a, b.data.dtype), b)
         if not isinstance(a, Tensor) and not isinstance(b, Tensor):
             raise TypeError(f"{cls.name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
         dtype = result_type(*_promotable((a, b)))
         if floating and dtype.kind != "f":
             dtype = get_default_dtype()
-        return cls.apply(_operand(a, dtype), _operand(b, dtype))
+        return apply(_operand(a, dtype), _operand(b, dtype))
 
     op.__name__ = cls.name
     op.__doc__ = f"{cls.name}(a, b) = {cls.formula.text}, broadcasting like NumPy."
@@ -385,13 +387,13 @@ def to_float(a):
 
 def _unary(cls, floating=True):
     """The function of a unary primitive; a `floating` one (exp, log, …) computes integers in the default float dtype."""
+    apply = cls.apply
     if floating:
         def op(a):  # (an array in a VJP run on arrays stays one)
-            return cls.apply(a if isinstance(a, (Tensor, np.ndarray, np.generic)) and a.dtype.kind == "f"
-                             else to_float(a))
+            return apply(a if isinstance(a, (Tensor, np.ndarray, np.generic)) and a.dtype.kind == "f" else to_float(a))
     else:
         def op(a):
-            return cls.apply(a)
+            return apply(a)
 
     op.__name__ = cls.name
     op.__doc__ = f"y = {cls.formula.text}, elementwise; VJP {cls.formula.vjps[0]} (ḡ: the upstream gradient)."
