@@ -110,7 +110,7 @@ class Capture:
         if node not in self._locals:
             ones = Tensor._wrap(np.ones(*node.out_meta[0]))
             with no_grad():
-                result = node.backward(node, ones)
+                result = node.function.backward(node, ones)
             result = result if type(result) is tuple else (result,)
             self._locals[node] = [None if g is None or child is None else
                                   np.asarray(_fit(g, node.in_meta[i][0], node.in_meta[i][1], node, i))
@@ -130,7 +130,7 @@ class Capture:
             unit = np.zeros(shape, dtype)
             unit[k] = 1
             with no_grad():
-                result = node.backward(node, Tensor._wrap(unit))
+                result = node.function.backward(node, Tensor._wrap(unit))
             g = (result if type(result) is tuple else (result,))[flow.index]
             if g is not None:
                 column[k] = np.asarray(_fit(g, in_shape, in_dtype, node, flow.index))[element]
@@ -162,7 +162,7 @@ class Capture:
         directions = [rng.standard_normal(x.shape) for x in arrays]
 
         def run(xs):
-            outs = type(node).apply(*_arguments(node, xs), **node.options)
+            outs = node.function.apply(*_arguments(node, xs), **node.options)
             return outs if isinstance(outs, tuple) else (outs,)
 
         try:
@@ -174,7 +174,7 @@ class Capture:
             with enable_grad():
                 fresh = run(arrays)[0]._node
             with no_grad():
-                result = fresh.backward(fresh, *[Tensor._wrap(v) for v in vs])
+                result = fresh.function.backward(fresh, *[Tensor._wrap(v) for v in vs])
             result = result if type(result) is tuple else (result,)
             rhs = 0.0
             edges = [i for i, child in enumerate(node.inputs) if child is not None]
@@ -222,7 +222,7 @@ def forward_again(graph, key, value):
         for node in reversed(graph.nodes):  # inputs before their consumers
             arrays = [read(Edge(child, slot)) for child, slot in zip(node.inputs, node.input_slots)
                       if child is not None]
-            outs = type(node).apply(*_arguments(node, arrays), **node.options)
+            outs = node.function.apply(*_arguments(node, arrays), **node.options)
             for slot, out in enumerate(outs if isinstance(outs, tuple) else (outs,)):
                 values.setdefault(Edge(node, slot), out.data)
     return float(np.asarray(read(graph.root_key)).reshape(()))

@@ -9,7 +9,7 @@ it to `.grad`. After a node ran, its saved values are freed unless `retain_graph
 
 Gradients are Tensors only under `create_graph=True` (the VJPs then record a graph of their
 own). Otherwise they travel as raw NumPy arrays and the primitives' rules run on arrays
-(`graph.Node.vjp_on_arrays`); hooks, observers and user Functions still see Tensors.
+(`Function.vjp_on_arrays`); hooks, observers and user Functions still see Tensors.
 
 Around that loop sit small helpers: which nodes must run for `grad` (a pre-pass), tensor
 hooks (checked: a hook may change a gradient's values, not its shape), detect_anomaly's
@@ -176,8 +176,8 @@ def _vjp(node, upstream, on_arrays):
             f"trying to backward through the graph a second time ({node!r} was freed after the "
             "first backward); pass retain_graph=True to the first backward to keep it"
         )
-    if type(upstream) is not list and on_arrays and node.vjp_on_arrays and not ANOMALY.get():
-        result = node.backward(node, upstream)  # the common case: one output, a rule that runs on arrays
+    if type(upstream) is not list and on_arrays and node.function.vjp_on_arrays and not ANOMALY.get():
+        result = node.function.backward(node, upstream)  # the common case: one output, a rule that runs on arrays
     else:
         result = _run_rule(node, upstream, on_arrays)
     if type(result) is not tuple:
@@ -200,7 +200,7 @@ def _run_rule(node, upstream, on_arrays):
     else:
         upstream = (upstream,)
     run = _vjp_under_anomaly if ANOMALY.get() else _call_backward
-    if on_arrays and not node.vjp_on_arrays:  # a user Function: its VJP is written for Tensors
+    if on_arrays and not node.function.vjp_on_arrays:  # a user Function: its VJP is written for Tensors
         with _user_code():
             return run(node, _tensors(upstream))
     if not on_arrays:
@@ -209,7 +209,7 @@ def _run_rule(node, upstream, on_arrays):
 
 
 def _call_backward(node, upstream):
-    return node.backward(node, *upstream)
+    return node.function.backward(node, *upstream)
 
 
 def _fitted(node, result, on_arrays):

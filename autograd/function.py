@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .graph import ALL_WRITES, AccumulateGrad, Node
+from .graph import ALL_WRITES, Node
 from .grad_mode import ANOMALY, GRAD_ENABLED, SCOPE, VJP_ON_ARRAYS
 from .tensor import Tensor
 
@@ -54,8 +54,17 @@ def values(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-class Function(Node):
-    """Base class of graph nodes. Subclass it and call `MyFunction.apply(*inputs)`.
+class _FunctionClass(type):
+    """Function's metaclass: `isinstance(y.grad_fn, Mul)` asks whether the node's operation is Mul
+    (every node is a `graph.Node`; its `function` is the Function subclass)."""
+
+    def __instancecheck__(cls, instance):
+        function = getattr(instance, "function", None) if isinstance(instance, Node) else None
+        return type.__instancecheck__(cls, instance) or (isinstance(function, type) and issubclass(function, cls))
+
+
+class Function(metaclass=_FunctionClass):
+    """Base class of operations. Subclass it and call `MyFunction.apply(*inputs)`.
 
     Example (a user extension)::
 
@@ -69,13 +78,18 @@ class Function(Node):
                 x, = ctx.saved_tensors
                 return g * 3 * x ** 2
 
-    Set `view = True` on a primitive whose output may share the input's memory (reshape,
-    transpose, slicing): the output then shares the input's version counter.
+    `apply` records a node of the backward graph (`graph.Node`, with `function` = the subclass); forward
+    and backward get it as `ctx` (`save_for_backward`, `saved_tensors`, `needs_input_grad`, and any
+    attribute forward sets on it). Set `view = True` on a primitive whose output may share the input's
+    memory (reshape, transpose, slicing): the output then shares the input's version counter.
     """
 
     formula = None
     differentiable = True
     view = False
+    #: True when backward(node, *grads) is written for raw NumPy arrays as well as Tensors (every primitive
+    #: of the table is): a backward without create_graph then runs it on arrays, with no Tensor per step.
+    vjp_on_arrays = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -92,115 +106,12 @@ class Function(Node):
     def backward(ctx, *grads):
         raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
 
-    # -- context API used inside forward/backward ------------------------------------
-    def save_for_backward(self, *values):
-        """Keep inputs, outputs or other arrays for the VJP; read them back with `saved_tensors`."""
-        self.saved = values
-
-    @property
-    def saved_tensors(self):
-        """The saved values: arrays while the VJP runs on arrays, else Tensors (a saved input is that
-        input's graph position, so VJPs stay differentiable; a saved output is this node's output).
-
-        Raises when a saved tensor was written in place since (through any view or alias). No write
-        at all since the node saved them (`ALL_WRITES` unchanged) is the common case: no check per value.
-        """
-        if self.released:
-            raise RuntimeError(
-                f"{self!r}: trying to backward through the graph a second time; its saved values "
-                "were freed after the first backward. Pass retain_graph=True to the first backward "
-                "if you need to run it again."
-            )
-        on_arrays = VJP_ON_ARRAYS.get()
-        if on_arrays and self.writes_seen == ALL_WRITES.value:
-            return self.saved
-        return tuple([self._unpack(item, kind, index, version, on_arrays)
-                      for item, (kind, index, version) in zip(self.saved, self.saved_from)])
-
-    def _unpack(self, item, kind, index, version, on_arrays):
-        """One saved value, its version checked: the array, or the Tensor the VJP reads."""
-        if kind == "value":
-            return item if on_arrays else Tensor._wrap(item)
-        if kind == "tensor":
-            if item._version != version:
-                self._modified(item.shape, version, item._version)
-            return item.data if on_arrays else item
-        counter = self._saved_counter(kind, index)
-        if counter is not None and counter.value != version:
-            self._modified(np.shape(item), version, counter.value)
-        if on_arrays:
-            return item
-        if kind == "output":
-            out = Tensor._wrap(self.outputs[index], self, index)
-        else:
-            out = self._input_tensor(item, index)
-        if counter is not None:
-            out._vc = counter
-        return out
-
-    def _saved_counter(self, kind, index):
-        """The version counter of input or output `index` (None: none made yet, so still version 0)."""
-        if kind == "output":
-            counters = self.out_counters
-            return None if counters is None else counters[index]
-        source = self.inputs[index]
-        if source is None:
-            return self.constant_counters[index]
-        if isinstance(source, AccumulateGrad):
-            return source.counter
-        counters = source.out_counters
-        return None if counters is None else counters[self.input_slots[index]]
-
-    def _input_tensor(self, array, index):
-        """Input `index` as a Tensor at its place in the graph (a leaf: the leaf itself)."""
-        source = self.inputs[index]
-        if isinstance(source, AccumulateGrad):
-            return source.variable
-        return Tensor._wrap(array, source, self.input_slots[index])
-
-    def _modified(self, shape, then, now):
-        raise RuntimeError(
-            f"{self!r}: a tensor of shape {shape} saved for backward was modified in place "
-            f"(version {then} when saved, now {now}), through it or a view or .detach() of it. "
-            "Use an out-of-place operation (y = y + 1), or clone it before writing."
-        )
-
-    def saved_items(self):
-        """What this node keeps for its VJP: (kind, position, shape) with kind 'input' (position =
-        the input's index, None for a Tensor that was no input), 'output' (the output's index) or
-        'value' (anything else)."""
-        for item, (kind, index, _) in zip(self.saved or (), self.saved_from):
-            if kind == "tensor":
-                kind = "input"
-            yield kind, index, np.shape(values(item))
-
-    def saved_symbols(self):
-        """(symbol, kind, shape) per saved value: the formula's symbol of a saved input (`a`), `y` for a
-        saved output, None for an input the formula does not name or another array."""
-        symbols = self.formula.inputs if self.formula is not None else ()
-        for kind, position, shape in self.saved_items():
-            if kind == "output":
-                yield "y", kind, shape
-            elif kind == "input" and position is not None and position < len(symbols):
-                yield symbols[position], kind, shape
-            else:
-                yield None, kind, shape
-
-    @property
-    def saved_nbytes(self):
-        """Bytes of arrays this node keeps alive for its VJP."""
-        return sum([np.asarray(values(item)).nbytes for item in self.saved or ()])
-
-    @property
-    def trace(self):
-        """The user's line that created this node (recorded under detect_anomaly), else None."""
-        return self.site
-
     # -- running a Function ----------------------------------------------------------
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the inputs' arrays; record a node when grad mode is on and an input requires grad."""
-        ctx = _new(cls)
+        ctx = _new(Node)
+        ctx.function = cls
         if GRAD_ENABLED.get() and cls.differentiable:
             arrays = _link(ctx, args, kwargs)
             if arrays is not None:
@@ -265,7 +176,7 @@ def _link(ctx, args, kwargs):
     inputs = []
     edges = []  # per input: (slot, shape, dtype, version), slot None if it needs no gradient; None for a number
     constants = None
-    scalars = not type(ctx).view
+    scalars = not ctx.function.view
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             data = a.data
@@ -344,17 +255,17 @@ def _record(ctx, out, args, arrays):
         ctx.out_meta = _SHARED.get(key) or _shared(key)
         ctx.outputs = outs
         result = _wrap(outs[0], ctx, 0)
-        if type(ctx).view:
+        if ctx.function.view:
             _share_version(result, args[0], ctx)
         if ctx.saved:
             _resolve_saved(ctx, args, arrays, (out,))
         return result
     returned = out if type(out) is tuple else (out,)
-    outs = ctx.outputs = _outputs(type(ctx), out)
+    outs = ctx.outputs = _outputs(ctx.function, out)
     key = tuple([(o.shape, o.dtype) for o in outs])
     ctx.out_meta = _shared(key)
     results = [_wrap(o, ctx, i) for i, o in enumerate(outs)]
-    if type(ctx).view:
+    if ctx.function.view:
         _share_version(results[0], args[0], ctx)
     if ctx.saved:
         _resolve_saved(ctx, args, arrays, returned)

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .grad_mode import GRAD_ENABLED
+from .grad_mode import GRAD_ENABLED, VJP_ON_ARRAYS
 
 
 class Edge(NamedTuple):
@@ -63,19 +63,31 @@ def count_write(counter):
 
 
 class Node:
-    """A recorded operation in the backward graph (see the module docstring for its fields)."""
+    """A recorded operation in the backward graph (see the module docstring for its fields).
 
-    __slots__ = ("inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs", "needs_input_grad",
-                 "scope", "saved", "saved_from", "writes_seen", "released", "out_counters", "pre_hooks",
-                 "__dict__", "__weakref__")
-    name = None
+    Every node is of this one class, whatever its operation (`function`, the Function subclass
+    whose forward ran and whose VJP backward runs): code that touches every node (recording, the
+    engine) then reads and writes the fields at the speed of one known layout (Python's attribute
+    caches are per class: on nodes of many classes they miss, measured 5× slower per access).
+    """
+
+    __slots__ = ("function", "inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs",
+                 "needs_input_grad", "scope", "saved", "saved_from", "writes_seen", "released", "out_counters",
+                 "pre_hooks", "__dict__", "__weakref__")
     # fields most nodes leave at these defaults (written only when they differ, so most nodes need no __dict__)
     constants = ()
     options = {}
     site = output_names = constant_names = constant_counters = None
-    #: True when backward(node, *grads) is written for raw NumPy arrays as well as Tensors (every primitive
-    #: of the table is): a backward without create_graph then runs it on arrays, with no Tensor per step.
-    vjp_on_arrays = False
+
+    @property
+    def name(self):
+        """The operation's name (`mul`, `conv2d`, a user Function's class name in lower case)."""
+        return self.function.name
+
+    @property
+    def formula(self):
+        """The operation's math (`function.Formula`), None for a user Function."""
+        return self.function.formula
 
     @property
     def n_outputs(self):
@@ -115,8 +127,122 @@ class Node:
         self.saved = self.outputs = None
         self.released = True
 
+    # -- the context API: what forward and backward call on their `ctx` (this node) -----
+    def save_for_backward(self, *values):
+        """Keep inputs, outputs or other arrays for the VJP; read them back with `saved_tensors`."""
+        self.saved = values
+
+    @property
+    def saved_tensors(self):
+        """The saved values: arrays while the VJP runs on arrays, else Tensors (a saved input is that
+        input's graph position, so VJPs stay differentiable; a saved output is this node's output).
+
+        Raises when a saved tensor was written in place since (through any view or alias). No write
+        at all since the node saved them (`ALL_WRITES` unchanged) is the common case: no check per value.
+        """
+        if self.released:
+            raise RuntimeError(
+                f"{self!r}: trying to backward through the graph a second time; its saved values "
+                "were freed after the first backward. Pass retain_graph=True to the first backward "
+                "if you need to run it again."
+            )
+        on_arrays = VJP_ON_ARRAYS.get()
+        if on_arrays and self.writes_seen == ALL_WRITES.value:
+            return self.saved
+        return tuple([self._unpack(item, kind, index, version, on_arrays)
+                      for item, (kind, index, version) in zip(self.saved, self.saved_from)])
+
+    def _unpack(self, item, kind, index, version, on_arrays):
+        """One saved value, its version checked: the array, or the Tensor the VJP reads."""
+        if kind == "value":
+            return item if on_arrays else _wrap(item)
+        if kind == "tensor":
+            if item._version != version:
+                self._modified(item.shape, version, item._version)
+            return item.data if on_arrays else item
+        counter = self._saved_counter(kind, index)
+        if counter is not None and counter.value != version:
+            self._modified(np.shape(item), version, counter.value)
+        if on_arrays:
+            return item
+        if kind == "output":
+            out = _wrap(self.outputs[index], self, index)
+        else:
+            out = self._input_tensor(item, index)
+        if counter is not None:
+            out._vc = counter
+        return out
+
+    def _saved_counter(self, kind, index):
+        """The version counter of input or output `index` (None: none made yet, so still version 0)."""
+        if kind == "output":
+            counters = self.out_counters
+            return None if counters is None else counters[index]
+        source = self.inputs[index]
+        if source is None:
+            return self.constant_counters[index]
+        if isinstance(source, AccumulateGrad):
+            return source.counter
+        counters = source.out_counters
+        return None if counters is None else counters[self.input_slots[index]]
+
+    def _input_tensor(self, array, index):
+        """Input `index` as a Tensor at its place in the graph (a leaf: the leaf itself)."""
+        source = self.inputs[index]
+        if isinstance(source, AccumulateGrad):
+            return source.variable
+        return _wrap(array, source, self.input_slots[index])
+
+    def _modified(self, shape, then, now):
+        raise RuntimeError(
+            f"{self!r}: a tensor of shape {shape} saved for backward was modified in place "
+            f"(version {then} when saved, now {now}), through it or a view or .detach() of it. "
+            "Use an out-of-place operation (y = y + 1), or clone it before writing."
+        )
+
+    def saved_items(self):
+        """What this node keeps for its VJP: (kind, position, shape) with kind 'input' (position =
+        the input's index, None for a Tensor that was no input), 'output' (the output's index) or
+        'value' (anything else)."""
+        for item, (kind, index, _) in zip(self.saved or (), self.saved_from):
+            yield "input" if kind == "tensor" else kind, index, np.shape(_array(item, kind))
+
+    def saved_symbols(self):
+        """(symbol, kind, shape) per saved value: the formula's symbol of a saved input (`a`), `y` for a
+        saved output, None for an input the formula does not name or another array."""
+        symbols = self.formula.inputs if self.formula is not None else ()
+        for kind, position, shape in self.saved_items():
+            if kind == "output":
+                yield "y", kind, shape
+            elif kind == "input" and position is not None and position < len(symbols):
+                yield symbols[position], kind, shape
+            else:
+                yield None, kind, shape
+
+    @property
+    def saved_nbytes(self):
+        """Bytes of arrays this node keeps alive for its VJP."""
+        return sum([np.asarray(_array(item, kind)).nbytes for item, (kind, _, _) in zip(self.saved or (), self.saved_from)])
+
+    @property
+    def trace(self):
+        """The user's line that created this node (recorded under detect_anomaly), else None."""
+        return self.site
+
     def __repr__(self):
-        return f"<{type(self).__name__}Backward>"
+        return f"<{self.function.__name__}Backward>"
+
+
+def _wrap(array, node=None, index=0):
+    """Tensor._wrap (tensor.py imports this module: Tensor is imported when first needed)."""
+    from .tensor import Tensor
+
+    return Tensor._wrap(array, node, index)
+
+
+def _array(item, kind):
+    """The array of a saved value of `kind` (a saved Tensor's data)."""
+    return item.data if kind == "tensor" else item
 
 
 class AccumulateGrad(Node):
@@ -133,6 +259,7 @@ class AccumulateGrad(Node):
     vjp_on_arrays = True
 
     def __init__(self, leaf):
+        self.function = AccumulateGrad
         self.variable = leaf  #: the leaf tensor
         self.counter = leaf._version_counter()
         self.inputs = self.input_slots = self.in_meta = self.in_versions = ()

@@ -238,7 +238,7 @@ class _Pick(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         a, b = values(a), values(b)
-        share = ((a == ctx.pick(a, b)) - 0.5 * (a == b)).astype(g.dtype)
+        share = ((a == ctx.function.pick(a, b)) - 0.5 * (a == b)).astype(g.dtype)
         return g * share, g * (1 - share)
 
 

@@ -111,7 +111,7 @@ class _LogBase(Function):
     @staticmethod
     def backward(ctx, g):
         a, = ctx.saved_tensors
-        return g / (a * math.log(ctx.base))
+        return g / (a * math.log(ctx.function.base))
 
 
 @primitive
