@@ -16,6 +16,7 @@ methods arrays and Tensors share, and ops functions: while a VJP runs on arrays
 """
 import os
 import traceback
+from operator import is_
 from typing import NamedTuple
 
 import numpy as np
@@ -185,11 +186,13 @@ def _link(ctx, args, kwargs):
                 data = data[()]
             arrays.append(data)
             node = a._node
+            counter = a._vc
             if node is not None:
                 inputs.append(node)
-                edges.append((a._out_idx, shape, data.dtype, None))
+                if counter is None and node.out_counters is not None:  # Tensor._version, inline
+                    counter = a._version_counter()
+                edges.append((a._out_idx, shape, data.dtype, 0 if counter is None else counter.value))
                 continue
-            counter = a._vc
             version = 0 if counter is None else counter.value
             if a._requires_grad:
                 accumulator = a._accumulator  # Tensor._grad_accumulator, inline
@@ -199,8 +202,7 @@ def _link(ctx, args, kwargs):
                 continue
             edges.append((None, shape, data.dtype, version))
             value = data
-            if a._name is not None:
-                _name_constant(ctx, i, a._name)
+            _keep_constant_tensor(ctx, i, a)
         else:
             arrays.append(a)
             edges.append(None)
@@ -241,10 +243,16 @@ def _metadata(edges):
     return metadata
 
 
-def _name_constant(ctx, position, name):
-    if ctx.constant_names is None:
-        ctx.constant_names = {}
-    ctx.constant_names[position] = name
+def _keep_constant_tensor(ctx, position, tensor):
+    """What the node keeps of an input tensor without a gradient: its version counter (a VJP that
+    saved it checks it) and its name (pictures show it)."""
+    if ctx.constant_counters is None:
+        ctx.constant_counters = {}
+    ctx.constant_counters[position] = tensor._version_counter()
+    if tensor._name is not None:
+        if ctx.constant_names is None:
+            ctx.constant_names = {}
+        ctx.constant_names[position] = tensor._name
 
 
 def _record(ctx, out, args, arrays):
@@ -285,33 +293,24 @@ _PLAIN = ("value", None, None)
 
 
 def _resolve_saved(ctx, args, arrays, returned):
-    """Describe what forward saved (node.saved_from): per value its kind, index and version now; and
-    note how many writes the process has seen (node.writes_seen)."""
+    """Describe what forward saved (node.saved_from: per value its kind, index, and version unless it
+    is an input, whose version is in in_versions), and note how many writes the process has seen
+    (node.writes_seen)."""
+    saved = ctx.saved
+    ctx.writes_seen = ALL_WRITES.value
+    if len(saved) <= len(arrays) and all(map(is_, saved, arrays)):  # the first inputs, in order: the common case
+        ctx.saved_from = _FIRST_INPUTS[len(saved)]
+        return
     saved_from = []
-    n = len(arrays)
-    writes_seen = ALL_WRITES.value
-    for position, item in enumerate(ctx.saved):
-        if position < n and item is arrays[position]:  # input i saved as the i-th value: the common case
-            if not isinstance(args[position], Tensor):  # a number: a plain value
-                saved_from.append(_PLAIN)
-                continue
-            index = position
-        elif isinstance(item, Tensor):
+    for item in saved:
+        if isinstance(item, Tensor):
             saved_from.append(("tensor", None, item._version))
-            writes_seen = -1  # no array among the saved values: unpack it every time
+            ctx.writes_seen = -1  # no array among the saved values: unpack it every time
             continue
-        else:  # the first input with this array not saved yet (in x·x, x is input 0 and input 1)
-            index = _input_position(item, args, arrays, [i for kind, i, _ in saved_from if kind == "input"])
+        # the first input with this array not saved yet (in x·x, x is input 0 and input 1)
+        index = _input_position(item, arrays, [i for kind, i, _ in saved_from if kind == "input"])
         if index is not None:
-            tensor = args[index]
-            counter = tensor._vc  # Tensor._version, inline for the common cases
-            if ctx.inputs[index] is None:
-                version = _constant_version(ctx, tensor, index)
-            elif counter is not None:
-                version = counter.value
-            else:  # a non-leaf's counter may live on its node
-                version = 0 if tensor._node.out_counters is None else tensor._version
-            saved_from.append(("input", index, version))
+            saved_from.append(("input", index, None))
             continue
         slot = _output_position(item, returned, ctx.outputs)
         if slot is not None:
@@ -322,23 +321,15 @@ def _resolve_saved(ctx, args, arrays, returned):
         saved_from.append(_PLAIN)
     key = tuple(saved_from)
     ctx.saved_from = _SHARED.get(key) or _shared(key)
-    ctx.writes_seen = writes_seen
 
 
-def _constant_version(ctx, tensor, index):
-    """The version now of input `index`, which needs no gradient; the node keeps its counter (only
-    the tensor reaches it)."""
-    counter = tensor._version_counter()
-    if ctx.constant_counters is None:
-        ctx.constant_counters = {}
-    ctx.constant_counters[index] = counter
-    return counter.value
+_FIRST_INPUTS = tuple(tuple(("input", i, None) for i in range(n)) for n in range(16))
 
 
-def _input_position(item, args, arrays, taken):
-    """Which input Tensor's array `item` is (the first such input not `taken`), else None."""
+def _input_position(item, arrays, taken):
+    """Which input's array `item` is (the first such input not `taken`), else None."""
     for i, array in enumerate(arrays):
-        if array is item and i not in taken and isinstance(args[i], Tensor):
+        if array is item and i not in taken:
             return i
     return None
 

@@ -5,16 +5,17 @@ A **node** is what one recorded operation leaves behind for backward. Its fields
     inputs        per forward input: the node its gradient goes to (None: that input needs none)
     input_slots   per forward input: which output of that node it was
     in_meta       per forward input: (shape, dtype), None for a plain number
-    in_versions   per forward input: its version when recorded (None for a non-leaf or a number)
+    in_versions   per forward input: its version when recorded (None for a number)
     out_meta      per output: (shape, dtype)
     outputs       the output arrays the forward computed (kept until backward frees the graph)
     saved         the values the VJP asked to keep, as the forward passed them (arrays)
-    saved_from    per saved value: (kind, index, version when saved), kind 'input' (input `index`),
-                  'output' (output `index`), 'tensor' (a Tensor that is neither) or 'value' (no version)
+    saved_from    per saved value: (kind, index, version when saved), kind 'input' (input `index`; its
+                  version is in in_versions), 'output' (output `index`), 'tensor' (a Tensor that is
+                  neither) or 'value' (no version)
     writes_seen   how many in-place writes the process had seen when the values were saved
     constants     (position, value) of the inputs without a gradient; options, the keyword options
     output_names  {output index: name} of named outputs; constant_names, {input position: name}
-    constant_counters  {input position: version counter} of the saved inputs without a gradient
+    constant_counters  {input position: version counter} of the tensor inputs without a gradient
     scope         the scope stack it was created in; site, the user's line (under detect_anomaly)
     pre_hooks     [(output index, hook)] run on an output's total gradient before the VJP
 
@@ -160,6 +161,8 @@ class Node:
             if item._version != version:
                 self._modified(item.shape, version, item._version)
             return item.data if on_arrays else item
+        if kind == "input":
+            version = self.in_versions[index]
         counter = self._saved_counter(kind, index)
         if counter is not None and counter.value != version:
             self._modified(np.shape(item), version, counter.value)
@@ -179,8 +182,9 @@ class Node:
             counters = self.out_counters
             return None if counters is None else counters[index]
         source = self.inputs[index]
-        if source is None:
-            return self.constant_counters[index]
+        if source is None:  # a tensor without a gradient (a number has no counter)
+            counters = self.constant_counters
+            return None if counters is None else counters.get(index)
         if isinstance(source, AccumulateGrad):
             return source.counter
         counters = source.out_counters
@@ -205,7 +209,11 @@ class Node:
         the input's index, None for a Tensor that was no input), 'output' (the output's index) or
         'value' (anything else)."""
         for item, (kind, index, _) in zip(self.saved or (), self.saved_from):
-            yield "input" if kind == "tensor" else kind, index, np.shape(_array(item, kind))
+            if kind == "tensor":
+                kind = "input"
+            elif kind == "input" and self.in_meta[index] is None:  # a number
+                kind, index = "value", None
+            yield kind, index, np.shape(_array(item, kind))
 
     def saved_symbols(self):
         """(symbol, kind, shape) per saved value: the formula's symbol of a saved input (`a`), `y` for a

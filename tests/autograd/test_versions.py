@@ -201,3 +201,17 @@ def test_a_write_to_an_unrelated_tensor_leaves_the_graph_usable():
         other.add_(1.0)
     loss.backward()
     np.testing.assert_array_equal(w.grad.data, [2.0, 4.0])
+
+
+def test_an_intermediate_written_before_an_op_saved_it_is_saved_at_its_new_version():
+    x = f64([1.0, 2.0])
+    h = x * 3.0  # mul saves x and 3, not its output: writing h leaves its own VJP right
+    h.detach().add_(1.0)  # version 1 before the next mul saves h: no error at backward
+    loss = (h * h).sum()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * (3 * x.data + 1) * 3)
+    h2 = x * 3.0
+    loss2 = (h2 * h2).sum()
+    h2.detach().add_(1.0)  # after: caught
+    with pytest.raises(RuntimeError, match=r"<MulBackward>.*version 0 when saved, now 1"):
+        loss2.backward()
