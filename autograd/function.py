@@ -1,10 +1,11 @@
 """Function: the one mechanism behind every primitive and every user extension.
 
-A Function subclass defines `forward(ctx, *arrays)` on NumPy arrays and
-`backward(ctx, *grads)` (its vector-Jacobian product, VJP). `apply` runs the forward
-and, when an input requires grad and grad mode is on, makes `ctx` a node of the
-backward graph (`graph.Node`: its input edges, metadata, the forward's outputs, what
-`save_for_backward` asked for, its scope).
+A Function subclass defines `forward(ctx, *arrays)` on NumPy arrays (a 0-d tensor's
+value comes as a NumPy scalar) and `backward(ctx, *grads)` (its vector-Jacobian product,
+VJP). `apply` runs the forward and, when an input requires grad and grad mode is on,
+records `ctx` as a node of the backward graph (`graph.Node`, with `function` = the
+subclass: its input edges, metadata, the forward's outputs, what `save_for_backward`
+asked for, its scope).
 
 A VJP gets Tensors and uses Tensor operations, so running it with grad mode on
 (`create_graph=True`) records a graph of the backward pass. A primitive of the table

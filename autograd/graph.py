@@ -2,6 +2,7 @@
 
 A **node** is what one recorded operation leaves behind for backward. Its fields:
 
+    function      the Function subclass that ran (its forward) and whose VJP backward runs
     inputs        per forward input: the node its gradient goes to (None: that input needs none)
     input_slots   per forward input: which output of that node it was
     in_meta       per forward input: (shape, dtype), None for a plain number
