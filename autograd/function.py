@@ -210,7 +210,7 @@ def _link(ctx, args, kwargs):
             value = a
         constants = [(i, value)] if constants is None else constants + [(i, value)]
         inputs.append(None)
-    if len(constants or ()) == len(args):  # no input requires grad
+    if constants is not None and len(constants) == len(args):  # no input requires grad
         return None
     ctx.inputs = tuple(inputs)
     key = tuple(edges)  # one flat key, one lookup (not four lists per node: scalar MLP −3.4% instructions, chain −5.2%)
@@ -259,11 +259,11 @@ def _keep_constant_tensor(ctx, position, tensor):
 def _record(ctx, out, args, arrays):
     """After the forward: keep its outputs, resolve what it saved, wrap the outputs as ctx's."""
     if type(out) is not tuple and not ANOMALY.get():
-        outs = (out if type(out) is np.ndarray else np.asarray(out),)
-        key = ((outs[0].shape, outs[0].dtype),)
+        array = out if type(out) is np.ndarray else np.asarray(out)
+        key = ((array.shape, array.dtype),)
         ctx.out_meta = _SHARED.get(key) or _shared(key)
-        ctx.outputs = outs
-        result = _wrap(outs[0], ctx, 0)
+        ctx.outputs = (array,)
+        result = _wrap(array, ctx, 0)
         if ctx.function.view:
             _share_version(result, args[0], ctx)
         if ctx.saved:
