@@ -154,3 +154,39 @@ def test_nodes_record_the_scope_they_were_created_in():
     assert y.grad_fn.scope == ("block (Linear)",)
     assert y.grad_fn.next[0][0].scope == ("block (Linear)", "double")
     assert (x * 3).grad_fn.scope == ()
+
+
+def test_every_node_is_a_graph_node_whose_function_is_the_subclass():
+    x = f64([2.0])
+    y = Cube.apply(x)
+    z = y * 2.0
+    assert type(y.grad_fn) is type(z.grad_fn) is ag.graph.Node
+    assert y.grad_fn.function is Cube and z.grad_fn.function is ag.PRIMITIVES["mul"]
+    assert isinstance(y.grad_fn, Cube) and isinstance(y.grad_fn, ag.Function)
+    assert not isinstance(y.grad_fn, ag.PRIMITIVES["mul"]) and not isinstance(x, Cube)
+
+
+class Seen(ag.Function):
+    """Records the type of the value its forward gets."""
+
+    types = []
+
+    @staticmethod
+    def forward(ctx, x):
+        Seen.types.append(type(x))
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+def test_a_0d_tensor_reaches_forward_as_a_numpy_scalar_and_a_0d_view_still_shares_memory():
+    Seen.types.clear()
+    x = f64(1.5)
+    Seen.apply(x).backward()
+    with ag.no_grad():
+        Seen.apply(x)
+    assert Seen.types == [np.float64, np.float64] and x.grad.item() == 2.0
+    v = x.reshape(1)  # a view primitive gets the 0-d array itself: the view shares x's memory and version
+    assert np.shares_memory(v.data, x.data)
