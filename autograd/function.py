@@ -299,14 +299,15 @@ def _resolve_saved(ctx, args, arrays, returned):
     (node.writes_seen)."""
     saved = ctx.saved
     ctx.writes_seen = ALL_WRITES.value
-    if len(saved) <= len(arrays) and all(map(is_, saved, arrays)):  # the first inputs, in order: the common case
-        ctx.saved_from = _FIRST_INPUTS[len(saved)]
+    n = len(saved)
+    if n <= len(arrays) and n < len(_FIRST_INPUTS) and all(map(is_, saved, arrays)):  # the first inputs, in order
+        ctx.saved_from = _FIRST_INPUTS[n]  # (the common case: no loop, one shared tuple)
         return
     saved_from = []
     for item in saved:
         if isinstance(item, Tensor):
             saved_from.append(("tensor", None, item._version))
-            ctx.writes_seen = -1  # no array among the saved values: unpack it every time
+            ctx.writes_seen = -1  # a Tensor, not its array: read its array and check its version at each unpack
             continue
         # the first input with this array not saved yet (in x·x, x is input 0 and input 1)
         index = _input_position(item, arrays, [i for kind, i, _ in saved_from if kind == "input"])

@@ -231,7 +231,8 @@ class Node:
     @property
     def saved_nbytes(self):
         """Bytes of arrays this node keeps alive for its VJP."""
-        return sum([np.asarray(_array(item, kind)).nbytes for item, (kind, _, _) in zip(self.saved or (), self.saved_from)])
+        return sum([np.asarray(_array(item, kind)).nbytes
+                    for item, (kind, _, _) in zip(self.saved or (), self.saved_from)])
 
     @property
     def trace(self):
@@ -281,9 +282,11 @@ class AccumulateGrad(Node):
 
     @property
     def pre_hooks(self):
+        """The leaf's tensor hooks, [(0, fn)] (None: none)."""
         return self.variable._hooks
 
     def register_prehook(self, index, fn):
+        """Keep the hook on the leaf: a later graph's accumulator runs it too."""
         leaf = self.variable
         leaf._hooks = (leaf._hooks or []) + [(index, fn)]
 
