@@ -190,3 +190,28 @@ def test_a_0d_tensor_reaches_forward_as_a_numpy_scalar_and_a_0d_view_still_share
     assert Seen.types == [np.float64, np.float64] and x.grad.item() == 2.0
     v = x.reshape(1)  # a view primitive gets the 0-d array itself: the view shares x's memory and version
     assert np.shares_memory(v.data, x.data)
+
+
+class Product(ag.Function):
+    """y = Π xᵢ over any number of inputs, each saved for the VJP."""
+
+    @staticmethod
+    def forward(ctx, *xs):
+        ctx.save_for_backward(*xs)
+        return np.prod(np.stack(xs), axis=0)
+
+    @staticmethod
+    def backward(ctx, g):
+        xs = ctx.saved_tensors
+        total = 1
+        for x in xs:
+            total = total * x
+        return tuple(g * total / x for x in xs)
+
+
+def test_a_function_may_save_many_inputs():
+    xs = [f64([1.0 + 0.1 * i]) for i in range(20)]
+    Product.apply(*xs).sum().backward()
+    total = np.prod([x.data for x in xs])
+    for x in xs:
+        np.testing.assert_allclose(x.grad.data, total / x.data)
