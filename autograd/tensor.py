@@ -6,6 +6,7 @@ Operators and methods delegate to the primitives in `autograd.ops`; methods take
 that saved the old value refuses to use it.
 """
 import contextlib
+import copy
 import numbers
 import weakref
 
@@ -218,6 +219,24 @@ class Tensor:
         writing to it in place is caught by a backward that saved this tensor."""
         out = Tensor._wrap(self.data)
         out._vc = self._version_counter()
+        return out
+
+    def __deepcopy__(self, memo):
+        """A new leaf with copies of the data, `.grad` and the other attributes (hooks stay shared), of the
+        same class (a Parameter stays one); no accumulator, so its gradients reach the copy. As in PyTorch,
+        only a leaf can be copied."""
+        if self._node is not None:
+            raise RuntimeError(
+                f"deepcopy: only leaf tensors support it, and this one was made by {self._node!r}; "
+                "use .detach().clone() for a copy outside the graph"
+            )
+        out = _new(type(self))
+        memo[id(self)] = out
+        out.data = self.data.copy()
+        out._requires_grad, out._node, out._out_idx, out._vc = self._requires_grad, None, 0, None
+        for name, value in self.__dict__.items():
+            if name != "_accumulator":
+                setattr(out, name, value if name == "_hooks" else copy.deepcopy(value, memo))
         return out
 
     def clone(self):

@@ -1,8 +1,11 @@
 """Tensor API: construction and dtypes, operators with numbers and ndarrays, comparisons, repr, in-place rules."""
+import copy
+
 import numpy as np
 import pytest
 
 import autograd as ag
+import nn
 
 
 def test_python_floats_default_to_float32_and_ints_to_int64():
@@ -204,3 +207,23 @@ def test_copy_checks_shapes():
     assert t.data.sum() == 6
     with pytest.raises(ValueError, match=r"copy_: cannot copy shape \(4,\) into shape \(2, 3\)"):
         t.copy_(np.ones(4))
+
+
+def test_a_deep_copy_of_a_leaf_gets_its_own_gradients_even_while_a_graph_of_the_original_lives():
+    layer = nn.Linear(3, 2)
+    x = ag.tensor(np.ones((1, 3), np.float32))
+    graph = layer(x).sum()
+    graph.backward(retain_graph=True)  # the graph, and the weight's accumulator, stay alive
+    twin = copy.deepcopy(layer)
+    assert type(twin.weight) is type(layer.weight) and not np.shares_memory(twin.weight.data, layer.weight.data)
+    np.testing.assert_array_equal(twin.weight.grad.data, layer.weight.grad.data)
+    layer.zero_grad()
+    twin.zero_grad()
+    twin(x).sum().backward()
+    assert layer.weight.grad is None and twin.weight.grad is not None
+
+
+def test_a_deep_copy_of_a_tensor_made_by_an_op_is_refused():
+    y = ag.tensor([1.0, 2.0], requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="only leaf tensors"):
+        copy.deepcopy(y)
