@@ -190,9 +190,8 @@ def _link(ctx, args, kwargs):
             counter = a._vc
             if node is not None:
                 inputs.append(node)
-                if counter is None and node.out_counters is not None:  # Tensor._version, inline
-                    counter = a._version_counter()
-                edges.append((a._out_idx, shape, data.dtype, 0 if counter is None else counter.value))
+                no_counter = counter is None and node.out_counters is None  # version 0, no property call
+                edges.append((a._out_idx, shape, data.dtype, 0 if no_counter else a._version))
                 continue
             version = 0 if counter is None else counter.value
             if a._requires_grad:

@@ -187,7 +187,7 @@ class Node:
             counters = self.constant_counters
             return None if counters is None else counters.get(index)
         if isinstance(source, AccumulateGrad):
-            return source.counter
+            return source.variable._vc
         counters = source.out_counters
         return None if counters is None else counters[self.input_slots[index]]
 
@@ -271,7 +271,6 @@ class AccumulateGrad(Node):
     def __init__(self, leaf):
         self.function = AccumulateGrad
         self.variable = leaf  #: the leaf tensor
-        self.counter = leaf._version_counter()
         self.inputs = self.input_slots = self.in_meta = self.in_versions = ()
         self.needs_input_grad = ()
         self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
