@@ -21,14 +21,14 @@ class StaleGraphError(RuntimeError):
 
 
 def check_current(graph, names):
-    """Raise StaleGraphError when a leaf's version moved since the nodes that use it recorded it.
+    """Raise StaleGraphError when a leaf was written in place since the nodes that use it were recorded.
 
     `names` (a `_graph_walk.Names`) says which leaf changed."""
     for node in graph.nodes:
-        for child, version in zip(node.inputs, node.in_versions):
-            if isinstance(child, AccumulateGrad) and version is not None:
+        for child in node.inputs:
+            if isinstance(child, AccumulateGrad):
                 leaf = child.variable
-                if leaf._version != version:
+                if leaf._vc is not None and leaf._vc.last_write > node.writes_seen:
                     key = Edge(child, 0)
                     name = names[key] if key in names else f"a leaf of shape {leaf.shape}"
                     raise StaleGraphError(

@@ -1,7 +1,7 @@
 """One read-only view of a backward graph for `viz` and `explain`, in the engine's own order.
 
 `Graph(root)` lists the nodes in the order backward runs them (`graph.backward_order`, the
-engine's single Kahn order; the leaves' AccumulateGrad nodes are left out of `nodes`), the
+engine's single order; the leaves' AccumulateGrad nodes are left out of `nodes`), the
 leaves, and every input edge in the direction gradients flow: from a node to the graph
 position (`graph.Edge`) of one of its inputs. It reads only what a node keeps after
 backward (`inputs`, `input_slots`, `in_meta`, `out_meta`, `scope`, `name`), so the structure

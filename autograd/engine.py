@@ -1,7 +1,7 @@
 """Reverse-mode differentiation: `backward`, `grad`, and the one loop that runs every VJP.
 
 `run_backward` is the engine: it takes the graph's order from `graph.backward_order`
-(Kahn's algorithm, once per call) and walks it. For each node it pops the node's total
+(the forward's nodes newest first, once per call) and walks it. For each node it pops the node's total
 upstream gradient ḡ, runs the node's VJP, sums each result back to its input's shape
 and adds it to what waits for that input's node. Cotangents live in a dict and are
 dropped once used; a leaf's gradient reaches its `AccumulateGrad` node, whose VJP adds
@@ -74,23 +74,22 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                 _observe(observer, node, upstream, grads, raw_shapes)
             if not retain_graph:
                 node.release()
-            inputs, slots, metas = node.inputs, node.input_slots, node.in_meta
-            for index in range(len(grads)):
-                g, child = grads[index], inputs[index]
+            for index, (g, child, slot) in enumerate(zip(grads, node.inputs, node.input_slots)):
                 if g is None or child is None:
                     continue
-                shape, dtype = metas[index]
+                meta = child.out_meta  # the input was output `slot` of `child`
+                shape, dtype = meta[slot]
                 if on_arrays:
                     if not ((type(g) is np.ndarray or isinstance(g, np.generic)) and g.shape == shape
                             and g.dtype == dtype):
                         g = _passed_on(g, shape, dtype, node, index, on_arrays)
                 elif not (type(g) is Tensor and g.data.shape == shape and g.data.dtype == dtype):
                     g = _passed_on(g, shape, dtype, node, index, on_arrays)
-                if len(child.out_meta) == 1:  # _add, inline (a call less per edge)
+                if len(meta) == 1:  # _add, inline (a call less per edge)
                     waiting = pending.get(child)
                     pending[child] = g if waiting is None else waiting + g
                 else:
-                    _add(pending, child, slots[index], g)
+                    _add(pending, child, slot, g)
     return captured
 
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .graph import ALL_WRITES, Node
+from .graph import ALL_WRITES, Node, next_creation
 from .grad_mode import ANOMALY, GRAD_ENABLED, SCOPE, VJP_ON_ARRAYS
 from .tensor import Tensor
 
@@ -157,7 +157,6 @@ def _outputs(cls, out):
 
 
 _SHARED = {}  # one object per equal metadata tuple (shapes, dtypes, flags)
-_LINKS = {}  # _link's key (per input: slot, shape, dtype, version) -> the node's four interned metadata fields
 
 
 def _shared(value):
@@ -168,7 +167,7 @@ def _shared(value):
 
 
 def _link(ctx, args, kwargs):
-    """Make ctx a node, before its forward runs: input edges, metadata, scope (needs_input_grad too).
+    """Make ctx a node, before its forward runs: input edges, constants, scope (needs_input_grad too).
     Returns the inputs' arrays, or None when no input requires grad (then ctx is no node).
 
     Fields left at their class defaults (no hooks, nothing saved, no options) are not written.
@@ -176,71 +175,65 @@ def _link(ctx, args, kwargs):
     """
     arrays = []
     inputs = []
-    edges = []  # per input: (slot, shape, dtype, version), slot None if it needs no gradient; None for a number
+    slots = None  # per input, the output of its node it is: made only when one is not output 0
     constants = None
+    constant_mask = 0  # bit i: input i is a constant
     scalars = not ctx.function.view
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             data = a.data
-            shape = data.shape
-            if scalars and not shape:
+            if scalars and not data.shape:
                 data = data[()]
             arrays.append(data)
             node = a._node
-            counter = a._vc
             if node is not None:
                 inputs.append(node)
-                no_counter = counter is None and node.out_counters is None  # version 0, no property call
-                edges.append((a._out_idx, shape, data.dtype, 0 if no_counter else a._version))
+                if a._out_idx:
+                    slots = slots or [0] * len(args)
+                    slots[i] = a._out_idx
                 continue
-            version = 0 if counter is None else counter.value
             if a._requires_grad:
-                accumulator = a._accumulator  # Tensor._grad_accumulator, inline
-                accumulator = None if accumulator is None else accumulator()
-                inputs.append(a._grad_accumulator() if accumulator is None else accumulator)
-                edges.append((0, shape, data.dtype, version))
+                inputs.append(a._grad_accumulator())
                 continue
-            edges.append((None, shape, data.dtype, version))
-            value = data
+            value = a.data
             _keep_constant_tensor(ctx, i, a)
         else:
             arrays.append(a)
-            edges.append(None)
             value = a
         constants = [(i, value)] if constants is None else constants + [(i, value)]
+        constant_mask |= 1 << i
         inputs.append(None)
-    if constants is not None and len(constants) == len(args):  # no input requires grad
-        return None
-    ctx.inputs = tuple(inputs)
-    key = tuple(edges)  # one flat key, one lookup (not four lists per node: scalar MLP −3.4% instructions, chain −5.2%)
-    metadata = _LINKS.get(key)
-    if metadata is None:
-        metadata = _metadata(key)
-    ctx.input_slots, ctx.in_meta, ctx.in_versions, ctx.needs_input_grad = metadata
+    n = len(args)
     if constants is not None:
+        if len(constants) == n:  # no input requires grad
+            return None
         ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
+    ctx.inputs = tuple(inputs)
+    fields = None if slots is not None else _INPUT_FIELDS.get((n, constant_mask))
+    ctx.input_slots, ctx.needs_input_grad = fields or _input_fields(n, constant_mask, slots)
     if kwargs:
         ctx.options = kwargs
     ctx.scope = SCOPE.get()
     ctx.out_counters = ctx.pre_hooks = None  # slots: the engine and `saved` read them for every node
     ctx.saved = ctx.saved_from = ()
-    ctx.writes_seen = -1
+    ctx.writes_seen = ALL_WRITES.value
     ctx.released = False
+    ctx.created = next_creation()  # after its inputs' nodes, even a leaf's accumulator made just now
     if ANOMALY.get():
         ctx.site = _creation_site()
     return arrays
 
 
-def _metadata(edges):
-    """The node fields input_slots, in_meta, in_versions, needs_input_grad for one key of `_link`."""
-    if len(_LINKS) > 100_000:
-        _LINKS.clear()
-    slots = tuple([0 if e is None or e[0] is None else e[0] for e in edges])
-    meta = tuple([None if e is None else (e[1], e[2]) for e in edges])
-    versions = tuple([None if e is None else e[3] for e in edges])
-    needs = tuple([e is not None and e[0] is not None for e in edges])
-    metadata = _LINKS[edges] = tuple([_shared(field) for field in (slots, meta, versions, needs)])
-    return metadata
+_INPUT_FIELDS = {}  # (inputs, constants' bit mask) -> (input_slots, needs_input_grad) when every slot is 0
+
+
+def _input_fields(n, constant_mask, slots):
+    """The node fields input_slots and needs_input_grad, shared by every node with the same ones."""
+    needs = tuple([not constant_mask >> i & 1 for i in range(n)])
+    if slots is not None:
+        return _shared(tuple(slots)), _shared(needs)
+    fields = _INPUT_FIELDS[n, constant_mask] = (_shared((0,) * n), _shared(needs))
+    return fields
 
 
 def _keep_constant_tensor(ctx, position, tensor):
@@ -266,7 +259,7 @@ def _record(ctx, out, args, arrays):
         if ctx.function.view:
             _share_version(result, args[0], ctx)
         if ctx.saved:
-            _resolve_saved(ctx, args, arrays, (out,))
+            _resolve_saved(ctx, arrays, (out,))
         return result
     returned = out if type(out) is tuple else (out,)
     outs = ctx.outputs = _outputs(ctx.function, out)
@@ -276,7 +269,7 @@ def _record(ctx, out, args, arrays):
     if ctx.function.view:
         _share_version(results[0], args[0], ctx)
     if ctx.saved:
-        _resolve_saved(ctx, args, arrays, returned)
+        _resolve_saved(ctx, arrays, returned)
     return results[0] if type(out) is not tuple else tuple(results)
 
 
@@ -289,15 +282,13 @@ def _share_version(out, source, node):
             node.out_counters = [counter] + [None] * (len(node.out_meta) - 1)
 
 
-_PLAIN = ("value", None, None)
+_PLAIN = ("value", None)
 
 
-def _resolve_saved(ctx, args, arrays, returned):
-    """Describe what forward saved (node.saved_from: per value its kind, index, and version unless it
-    is an input, whose version is in in_versions), and note how many writes the process has seen
-    (node.writes_seen)."""
+def _resolve_saved(ctx, arrays, returned):
+    """Describe what forward saved (node.saved_from: per value its kind and index). A saved Tensor
+    is kept as its array, its counter made now (a write through any alias is then seen)."""
     saved = ctx.saved
-    ctx.writes_seen = ALL_WRITES.value
     n = len(saved)
     if n <= len(arrays) and n < len(_FIRST_INPUTS) and all(map(is_, saved, arrays)):  # the first inputs, in order
         ctx.saved_from = _FIRST_INPUTS[n]  # (the common case: no loop, one shared tuple)
@@ -305,26 +296,25 @@ def _resolve_saved(ctx, args, arrays, returned):
     saved_from = []
     for item in saved:
         if isinstance(item, Tensor):
-            saved_from.append(("tensor", None, item._version))
-            ctx.writes_seen = -1  # a Tensor, not its array: read its array and check its version at each unpack
+            item._version_counter()
+            saved_from.append(("tensor", item))
             continue
         # the first input with this array not saved yet (in x·x, x is input 0 and input 1)
-        index = _input_position(item, arrays, [i for kind, i, _ in saved_from if kind == "input"])
+        index = _input_position(item, arrays, [i for kind, i in saved_from if kind == "input"])
         if index is not None:
-            saved_from.append(("input", index, None))
+            saved_from.append(("input", index))
             continue
         slot = _output_position(item, returned, ctx.outputs)
-        if slot is not None:
-            counters = ctx.out_counters
-            counter = None if counters is None else counters[slot]
-            saved_from.append(("output", slot, 0 if counter is None else counter.value))
-            continue
-        saved_from.append(_PLAIN)
-    key = tuple(saved_from)
-    ctx.saved_from = _SHARED.get(key) or _shared(key)
+        saved_from.append(_PLAIN if slot is None else ("output", slot))
+    if any([kind == "tensor" for kind, _ in saved_from]):
+        ctx.saved = tuple([item.data if isinstance(item, Tensor) else item for item in saved])
+        ctx.saved_from = tuple(saved_from)
+    else:
+        key = tuple(saved_from)
+        ctx.saved_from = _SHARED.get(key) or _shared(key)
 
 
-_FIRST_INPUTS = tuple(tuple(("input", i, None) for i in range(n)) for n in range(16))
+_FIRST_INPUTS = tuple(tuple(("input", i) for i in range(n)) for n in range(16))
 
 
 def _input_position(item, arrays, taken):

@@ -3,17 +3,16 @@
 A **node** is what one recorded operation leaves behind for backward. Its fields:
 
     function      the Function subclass that ran (its forward) and whose VJP backward runs
+    created       when it was made: a number that grows with every node made, in any thread
     inputs        per forward input: the node its gradient goes to (None: that input needs none)
     input_slots   per forward input: which output of that node it was
-    in_meta       per forward input: (shape, dtype), None for a plain number
-    in_versions   per forward input: its version when recorded (None for a number)
-    out_meta      per output: (shape, dtype)
+    needs_input_grad  per forward input: whether a gradient goes to it (its `inputs` entry is a node)
+    out_meta      per output: (shape, dtype); `in_meta` reads an input's from its node (or the constant)
     outputs       the output arrays the forward computed (kept until backward frees the graph)
     saved         the values the VJP asked to keep, as the forward passed them (arrays)
-    saved_from    per saved value: (kind, index, version when saved), kind 'input' (input `index`; its
-                  version is in in_versions), 'output' (output `index`), 'tensor' (a Tensor that is
-                  neither) or 'value' (no version)
-    writes_seen   how many in-place writes the process had seen when the values were saved
+    saved_from    per saved value: (kind, index), kind 'input' (input `index`), 'output' (output
+                  `index`), 'tensor' (the array of a Tensor that is neither; index: that Tensor) or 'value'
+    writes_seen   how many in-place writes the process had seen when the node was recorded
     constants     (position, value) of the inputs without a gradient; options, the keyword options
     output_names  {output index: name} of named outputs; constant_names, {input position: name}
     constant_counters  {input position: version counter} of the tensor inputs without a gradient
@@ -28,9 +27,13 @@ any tensor in the graph the same way, and every tool (engine, `grad`, viz, expla
 A **version counter** counts in-place writes to a block of memory. Views share it with
 their base (reshape, transpose, slices, expand, detach), so a write through any alias of a
 value saved for backward is caught when the VJP unpacks it. Every write also counts on
-`ALL_WRITES`: a node whose `writes_seen` still equals it has seen no write since it saved its
-values, so its VJP gets them without a check per value.
+`ALL_WRITES`, and a counter remembers that count at its last write (`last_write`): a value a
+node saved was written since exactly when its counter's `last_write` is above the node's
+`writes_seen`. A node whose `writes_seen` still equals `ALL_WRITES` has seen no write at all,
+so its VJP gets its values without a check per value.
 """
+from itertools import count
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -46,13 +49,17 @@ class Edge(NamedTuple):
 
 
 class VersionCounter:
-    """How many in-place writes one block of memory has seen; shared by all its views."""
+    """How many in-place writes one block of memory has seen (`value`); shared by all its views.
+    `last_write`: how many writes the whole process had seen after its last one (0: none yet)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "last_write")
 
-    def __init__(self, value=0):
-        self.value = value
+    def __init__(self):
+        self.value = self.last_write = 0
 
+
+#: The `created` number of the next node.
+next_creation = count().__next__
 
 #: In-place writes to any tensor so far, in any thread (the sum of every counter's increments).
 ALL_WRITES = VersionCounter()
@@ -60,8 +67,9 @@ ALL_WRITES = VersionCounter()
 
 def count_write(counter):
     """Count one in-place write on `counter` (and on ALL_WRITES)."""
-    counter.value += 1
     ALL_WRITES.value += 1
+    counter.value += 1
+    counter.last_write = ALL_WRITES.value
 
 
 class Node:
@@ -73,7 +81,7 @@ class Node:
     caches are per class: on nodes of many classes they miss, measured 5× slower per access).
     """
 
-    __slots__ = ("function", "inputs", "input_slots", "in_meta", "in_versions", "out_meta", "outputs",
+    __slots__ = ("function", "created", "inputs", "input_slots", "out_meta", "outputs",
                  "needs_input_grad", "scope", "saved", "saved_from", "writes_seen", "released", "out_counters",
                  "pre_hooks", "__dict__", "__weakref__")
     # fields most nodes leave at these defaults (written only when they differ, so most nodes need no __dict__)
@@ -94,6 +102,15 @@ class Node:
     @property
     def n_outputs(self):
         return len(self.out_meta)
+
+    @property
+    def in_meta(self):
+        """Per forward input: (shape, dtype), None for a plain number (an input with a gradient: the
+        output of its node; a constant tensor: its array)."""
+        constants, tensors = dict(self.constants), self.constant_counters or {}
+        return tuple([node.out_meta[slot] if node is not None
+                      else (np.shape(constants[index]), constants[index].dtype) if index in tensors else None
+                      for index, (node, slot) in enumerate(zip(self.inputs, self.input_slots))])
 
     @property
     def edges(self):
@@ -151,24 +168,20 @@ class Node:
         on_arrays = VJP_ON_ARRAYS.get()
         if on_arrays and self.writes_seen == ALL_WRITES.value:
             return self.saved
-        return tuple([self._unpack(item, kind, index, version, on_arrays)
-                      for item, (kind, index, version) in zip(self.saved, self.saved_from)])
+        return tuple([self._unpack(item, kind, index, on_arrays)
+                      for item, (kind, index) in zip(self.saved, self.saved_from)])
 
-    def _unpack(self, item, kind, index, version, on_arrays):
-        """One saved value, its version checked: the array, or the Tensor the VJP reads."""
+    def _unpack(self, item, kind, index, on_arrays):
+        """One saved value, checked unwritten since: the array, or the Tensor the VJP reads."""
         if kind == "value":
             return item if on_arrays else _wrap(item)
-        if kind == "tensor":
-            if item._version != version:
-                self._modified(item.shape, version, item._version)
-            return item.data if on_arrays else item
-        if kind == "input":
-            version = self.in_versions[index]
-        counter = self._saved_counter(kind, index)
-        if counter is not None and counter.value != version:
-            self._modified(np.shape(item), version, counter.value)
+        counter = index._vc if kind == "tensor" else self._saved_counter(kind, index)
+        if counter is not None and counter.last_write > self.writes_seen:
+            self._modified(np.shape(item), counter.value)
         if on_arrays:
             return item
+        if kind == "tensor":
+            return index
         if kind == "output":
             out = _wrap(self.outputs[index], self, index)
         else:
@@ -178,7 +191,7 @@ class Node:
         return out
 
     def _saved_counter(self, kind, index):
-        """The version counter of input or output `index` (None: none made yet, so still version 0)."""
+        """The version counter of input or output `index` (None: none made yet, so never written)."""
         if kind == "output":
             counters = self.out_counters
             return None if counters is None else counters[index]
@@ -198,10 +211,10 @@ class Node:
             return source.variable
         return _wrap(array, source, self.input_slots[index])
 
-    def _modified(self, shape, then, now):
+    def _modified(self, shape, now):
         raise RuntimeError(
-            f"{self!r}: a tensor of shape {shape} saved for backward was modified in place "
-            f"(version {then} when saved, now {now}), through it or a view or .detach() of it. "
+            f"{self!r}: a tensor of shape {shape} saved for backward was modified in place after it was "
+            f"saved (it is now at version {now}), through it or a view or .detach() of it. "
             "Use an out-of-place operation (y = y + 1), or clone it before writing."
         )
 
@@ -209,12 +222,13 @@ class Node:
         """What this node keeps for its VJP: (kind, position, shape) with kind 'input' (position =
         the input's index, None for a Tensor that was no input), 'output' (the output's index) or
         'value' (anything else)."""
-        for item, (kind, index, _) in zip(self.saved or (), self.saved_from):
+        in_meta = self.in_meta
+        for item, (kind, index) in zip(self.saved or (), self.saved_from):
             if kind == "tensor":
-                kind = "input"
-            elif kind == "input" and self.in_meta[index] is None:  # a number
+                kind, index = "input", None
+            elif kind == "input" and in_meta[index] is None:  # a number
                 kind, index = "value", None
-            yield kind, index, np.shape(_array(item, kind))
+            yield kind, index, np.shape(item)
 
     def saved_symbols(self):
         """(symbol, kind, shape) per saved value: the formula's symbol of a saved input (`a`), `y` for a
@@ -231,8 +245,7 @@ class Node:
     @property
     def saved_nbytes(self):
         """Bytes of arrays this node keeps alive for its VJP."""
-        return sum([np.asarray(_array(item, kind)).nbytes
-                    for item, (kind, _, _) in zip(self.saved or (), self.saved_from)])
+        return sum([np.asarray(item).nbytes for item in self.saved or ()])
 
     @property
     def trace(self):
@@ -250,11 +263,6 @@ def _wrap(array, node=None, index=0):
     return Tensor._wrap(array, node, index)
 
 
-def _array(item, kind):
-    """The array of a saved value of `kind` (a saved Tensor's data)."""
-    return item.data if kind == "tensor" else item
-
-
 class AccumulateGrad(Node):
     """The node a leaf's gradient goes to: its 'VJP' adds the gradient to `leaf.grad`.
 
@@ -270,9 +278,9 @@ class AccumulateGrad(Node):
 
     def __init__(self, leaf):
         self.function = AccumulateGrad
+        self.created = next_creation()
         self.variable = leaf  #: the leaf tensor
-        self.inputs = self.input_slots = self.in_meta = self.in_versions = ()
-        self.needs_input_grad = ()
+        self.inputs = self.input_slots = self.needs_input_grad = ()
         self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
         self.outputs = self.saved = None
         self.saved_from = self.scope = ()
@@ -329,30 +337,19 @@ def position(tensor):
 def backward_order(roots):
     """Every node reachable from `roots`, each after all nodes that send it a gradient.
 
-    Kahn's algorithm, computed once: count each node's consumers, then emit a node when its
-    last consumer has been emitted. Iterative, so 100,000-deep chains are fine.
+    A node is always made after the nodes of its inputs (they had to exist first), so the
+    reverse of creation order (`Node.created`) is such an order: the backward pass runs the
+    forward's operations newest first, as PyTorch's engine does by sequence number. One
+    iterative walk finds the reachable nodes (100,000-deep chains are fine), one sort orders them.
     """
-    roots = list(dict.fromkeys(roots))
-    consumers = dict.fromkeys(roots, 0)  # every node seen so far (no separate `seen` set: scalar MLP −1.3%
-    stack = list(roots)                  # instructions): how many nodes send it a gradient
+    found = dict.fromkeys(roots)  # insertion-ordered: the walk meets most nodes newest first, which the sort likes
+    stack = list(found)
     while stack:
-        node = stack.pop()
-        for child in node.inputs:
-            if child is not None:
-                if child in consumers:
-                    consumers[child] += 1
-                else:
-                    consumers[child] = 1
-                    stack.append(child)
-    order = []
-    ready = [node for node in roots if consumers[node] == 0]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for child in node.inputs:
-            if child is not None:
-                left = consumers[child] - 1
-                consumers[child] = left
-                if left == 0:
-                    ready.append(child)
-    return order
+        for child in stack.pop().inputs:
+            if child is not None and child not in found:
+                found[child] = None
+                stack.append(child)
+    return sorted(found, key=_CREATED_AT, reverse=True)
+
+
+_CREATED_AT = attrgetter("created")

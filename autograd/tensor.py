@@ -111,9 +111,11 @@ class Tensor:
         return self._vc
 
     def _grad_accumulator(self):
-        """The AccumulateGrad node of a leaf that requires grad (one while any graph holds it)."""
+        """The AccumulateGrad node of a leaf that requires grad (one while any graph holds it, unless
+        `.data` was since replaced by an array of another shape or dtype: the engine fits gradients
+        to the accumulator's)."""
         accumulator = None if self._accumulator is None else self._accumulator()
-        if accumulator is None:
+        if accumulator is None or accumulator.out_meta[0] != (self.data.shape, self.data.dtype):
             accumulator = AccumulateGrad(self)
             self._accumulator = weakref.ref(accumulator)
         return accumulator

@@ -218,6 +218,37 @@ def test_a_chain_of_100000_ops_backpropagates_without_recursion():
     del y  # freeing the long chain must not recurse either
 
 
+def test_backward_runs_the_operations_newest_first_each_after_every_consumer():
+    """The backward order is the reverse of the order the forward made the nodes in."""
+    from autograd.graph import backward_order
+
+    x = f64([1.0, 2.0])
+    a = x.exp()
+    b = x.sin()
+    c = a * b
+    d = (b + c + a).sum()
+    order = backward_order([d.grad_fn])
+    assert [node.name for node in order[:-1]] == ["sum", "add", "add", "mul", "sin", "exp"]
+    assert order[-1].variable is x  # its accumulator
+    assert [node.created for node in order] == sorted(node.created for node in order)[::-1]
+    e = (b + a).sum()  # sin was made after exp: its VJP runs first
+    assert [node.name for node in backward_order([e.grad_fn])][2:4] == ["sin", "exp"]
+    position = {node: i for i, node in enumerate(order)}
+    assert all(position[node] < position[child] for node in order for child in node.inputs if child is not None)
+
+
+def test_a_leaf_given_data_of_another_shape_gets_gradients_of_that_shape_while_an_old_graph_lives():
+    w = f64([1.0, 2.0])
+    old = (w * 2.0).sum()  # keeps w's accumulator alive
+    w.data = np.ones((2, 3))
+    (w * 3.0).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, np.full((2, 3), 3.0))
+    w.grad = None
+    w.data = np.array([1.0, 2.0])
+    old.backward()
+    np.testing.assert_array_equal(w.grad.data, [2.0, 2.0])
+
+
 def test_saved_tensors_are_freed_after_backward():
     x = f64(np.ones(1000))
     y = (x.exp() * x).sum()
@@ -264,7 +295,7 @@ def test_in_place_write_to_a_saved_input_is_detected_at_backward(write):
     y = (x * x).sum()
     with ag.no_grad():
         write(x)
-    with pytest.raises(RuntimeError, match=r"saved for backward was modified in place.*version 0 when saved, now 1"):
+    with pytest.raises(RuntimeError, match=r"saved for backward was modified in place.*after it was saved \(it is now at version 1\)"):
         y.backward()
 
 

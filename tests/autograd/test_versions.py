@@ -55,7 +55,7 @@ def test_detach_of_a_saved_intermediate_shares_its_version():
     z = (y * y).sum()
     d = y.detach()
     d += 1
-    with pytest.raises(RuntimeError, match=r"<MulBackward>.*modified in place.*version 0 when saved, now 1"):
+    with pytest.raises(RuntimeError, match=r"<MulBackward>.*modified in place.*after it was saved \(it is now at version 1\)"):
         z.backward()
 
 
@@ -213,5 +213,32 @@ def test_an_intermediate_written_before_an_op_saved_it_is_saved_at_its_new_versi
     h2 = x * 3.0
     loss2 = (h2 * h2).sum()
     h2.detach().add_(1.0)  # after: caught
-    with pytest.raises(RuntimeError, match=r"<MulBackward>.*version 0 when saved, now 1"):
+    with pytest.raises(RuntimeError, match=r"<MulBackward>.*after it was saved \(it is now at version 1\)"):
         loss2.backward()
+
+
+class _ScaleBy(ag.Function):
+    """y = x · s, where s is a Tensor the Function holds (not an input): it saves the Tensor itself."""
+
+    scale = None
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(_ScaleBy.scale)
+        return x * _ScaleBy.scale.data
+
+    @staticmethod
+    def backward(ctx, g):
+        s, = ctx.saved_tensors
+        return g * s
+
+
+def test_a_tensor_that_is_no_input_saved_by_a_function_is_checked_too():
+    x = f64([1.0, 2.0])
+    _ScaleBy.scale = ag.tensor([3.0, 4.0], dtype=np.float64)
+    y = _ScaleBy.apply(x).sum()
+    y.backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+    _ScaleBy.scale.detach().add_(1.0)  # a write through an alias, after the save
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
