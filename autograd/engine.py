@@ -79,9 +79,9 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                     continue
                 meta = child.out_meta  # the input was output `slot` of `child`
                 shape, dtype = meta[slot]
-                if on_arrays:
-                    if not ((type(g) is np.ndarray or isinstance(g, np.generic)) and g.shape == shape
-                            and g.dtype == dtype):
+                if on_arrays:  # an array of the input's shape and dtype, or a NumPy scalar of its dtype for a 0-d one
+                    if not (g.shape == shape and g.dtype == dtype if type(g) is np.ndarray
+                            else type(g) is dtype.type and not shape):  # (a scalar's .dtype costs 5× its type)
                         g = _passed_on(g, shape, dtype, node, index, on_arrays)
                 elif not (type(g) is Tensor and g.data.shape == shape and g.data.dtype == dtype):
                     g = _passed_on(g, shape, dtype, node, index, on_arrays)
