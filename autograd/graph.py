@@ -280,6 +280,7 @@ class AccumulateGrad(Node):
         self.function = AccumulateGrad
         self.created = next_creation()
         self.variable = leaf  #: the leaf tensor
+        self.made_for = leaf.data  #: the leaf's array when it was made (out_meta describes it)
         self.inputs = self.input_slots = self.needs_input_grad = ()
         self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
         self.outputs = self.saved = None

@@ -112,10 +112,9 @@ class Tensor:
 
     def _grad_accumulator(self):
         """The AccumulateGrad node of a leaf that requires grad (one while any graph holds it, unless
-        `.data` was since replaced by an array of another shape or dtype: the engine fits gradients
-        to the accumulator's)."""
+        `.data` was since replaced: the engine fits gradients to the shape and dtype it was made for)."""
         accumulator = None if self._accumulator is None else self._accumulator()
-        if accumulator is None or accumulator.out_meta[0] != (self.data.shape, self.data.dtype):
+        if accumulator is None or accumulator.made_for is not self.data:
             accumulator = AccumulateGrad(self)
             self._accumulator = weakref.ref(accumulator)
         return accumulator
