@@ -240,6 +240,17 @@ class Tensor:
                 setattr(out, name, value if name == "_hooks" else copy.deepcopy(value, memo))
         return out
 
+    def __copy__(self):
+        """A new Tensor object sharing the data, its version counter and the attributes. A leaf's copy is a
+        leaf of its own (no shared accumulator: its gradients reach the copy, not the original, as in
+        PyTorch); a non-leaf's copy stands at the same place in the graph."""
+        out = _new(type(self))
+        out.data, out._requires_grad, out._node, out._out_idx = self.data, self._requires_grad, self._node, self._out_idx
+        out._vc = self._vc if self._node is not None else self._version_counter()
+        out.__dict__.update(self.__dict__)
+        out.__dict__.pop("_accumulator", None)
+        return out
+
     def clone(self):
         """A copy with its own memory; gradients flow back to this tensor."""
         return _ops.mul(self, 1) if self._requires_grad else Tensor._wrap(self.data.copy())

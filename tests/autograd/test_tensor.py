@@ -227,3 +227,25 @@ def test_a_deep_copy_of_a_tensor_made_by_an_op_is_refused():
     y = ag.tensor([1.0, 2.0], requires_grad=True) * 2
     with pytest.raises(RuntimeError, match="only leaf tensors"):
         copy.deepcopy(y)
+
+
+def test_a_shallow_copy_of_a_leaf_shares_its_memory_but_gets_its_own_gradients():
+    w = ag.tensor([1.0, 2.0], requires_grad=True)
+    graph = (w * 3.0).sum()  # keeps w's accumulator alive
+    twin = copy.copy(w)
+    assert twin.requires_grad and twin.is_leaf and np.shares_memory(twin.data, w.data)
+    (twin * 2.0).sum().backward()
+    np.testing.assert_array_equal(twin.grad.data, [2.0, 2.0])
+    assert w.grad is None
+    graph.backward()
+    np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])
+    with ag.no_grad():
+        twin.add_(1.0)  # one memory, one version counter
+    assert w._version == twin._version == 1
+
+
+def test_a_shallow_copy_of_a_tensor_made_by_an_op_stands_at_its_place_in_the_graph():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    copy.copy(y).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
