@@ -24,10 +24,11 @@ import autograd as ag
 from autograd.grad_mode import no_grad, scoped
 from autograd.layer_rules import layer_rule
 from autograd.ops.reduce import normalize_axes
+from autograd.ops.window import check_fits, ints
 from autograd.tensor import Tensor, as_tensor
 
 from . import layer_rules as rules
-from ._checks import LAYOUTS, check_fits, check_rank, ints
+from ._checks import LAYOUTS, check_rank
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d,  # noqa: F401
                       avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
 from .resample import interpolate, max_unpool2d, pad  # noqa: F401  (composites of their own modules)

@@ -9,8 +9,7 @@ by collapsed pictures and by tests/nn/test_layer_rules.py) checks that both give
 import numpy as np
 
 from autograd.layer_rules import LayerRule
-
-from ._checks import ints
+from autograd.ops.window import ints
 
 
 def _spatial(args, n, kernel):

@@ -29,9 +29,10 @@ from autograd.dtypes import lowest
 from autograd.grad_mode import scoped
 from autograd.layer_rules import layer_rule
 from autograd.ops.elementwise import to_float
+from autograd.ops.window import check_fits, ints
 
 from . import layer_rules as rules
-from ._checks import LAYOUTS, check_fits, check_rank, ints
+from ._checks import LAYOUTS, check_rank
 
 
 def _check_flag(value, name, op):

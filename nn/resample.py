@@ -21,8 +21,9 @@ import numpy as np
 
 import autograd as ag
 from autograd.grad_mode import scoped
+from autograd.ops.window import ints
 
-from ._checks import LAYOUTS, check_rank, ints
+from ._checks import LAYOUTS, check_rank
 
 
 def _index_along(axis, index):

@@ -194,10 +194,13 @@ class FoldWide(Function):
         return UnfoldWide.apply(g, kernel=ctx.kernel, dilation=ctx.dilation)
 
 
-def _tuple(value, n, what, op):
+def ints(value, n, name, op, low):
+    """An int or n ints → a tuple of n ints, each ≥ low (the error names the op and what came)."""
     out = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(out) != n:
-        raise ValueError(f"{op}: {what} needs {n} values for {n} spatial axes, got {value!r}")
+    if len(out) != n or not all(isinstance(v, (int, np.integer)) for v in out):
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if min(out) < low:
+        raise ValueError(f"{op}: {name} must be ≥ {low}, got {value!r}")
     return tuple(int(v) for v in out)
 
 
@@ -206,22 +209,17 @@ def window_params(x_ndim, kernel_size, stride, padding, dilation, op):
     n = x_ndim - 2
     if n not in (1, 2, 3):
         raise ValueError(f"{op}: expected input (N, C, L), (N, C, H, W) or (N, C, D, H, W), got {x_ndim} dimensions")
-    kernel = _tuple(kernel_size, n, "kernel_size", op)
-    stride = _tuple(stride, n, "stride", op)
-    padding = _tuple(padding, n, "padding", op)
-    dilation = _tuple(dilation, n, "dilation", op)
-    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
-        raise ValueError(f"{op}: kernel_size, stride and dilation must be ≥ 1, got {kernel}, {stride}, {dilation}")
-    if min(padding) < 0:
-        raise ValueError(f"{op}: padding must be ≥ 0, got {padding}")
-    return kernel, stride, padding, dilation
+    return (ints(kernel_size, n, "kernel_size", op, 1), ints(stride, n, "stride", op, 1),
+            ints(padding, n, "padding", op, 0), ints(dilation, n, "dilation", op, 1))
 
 
-def _check_fits(op, spatial, padding, kernel, dilation):
-    padded = tuple(n + 2 * p for n, p in zip(spatial, padding))
-    if any(d * (k - 1) + 1 > n for n, k, d in zip(padded, kernel, dilation)):
-        raise ValueError(f"{op}: kernel {kernel} (dilation {dilation}) is larger than the padded input "
-                         f"{padded} (input {tuple(spatial)}, padding {padding})")
+def check_fits(op, spatial, pads, kernel, dilation):
+    """Every window must fit inside the padded input (pads: (before, after) per spatial axis)."""
+    padded = tuple(s + before + after for s, (before, after) in zip(spatial, pads))
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(w > p for w, p in zip(span, padded)):
+        raise ValueError(f"{op}: kernel {kernel} (dilation {dilation}, spanning {span}) is larger than the "
+                         f"padded input {padded} (input {tuple(spatial)}, padding {tuple(pads)})")
 
 
 def unfold(x, kernel_size, stride=1, padding=0, dilation=1, batch_last=False):
@@ -230,7 +228,7 @@ def unfold(x, kernel_size, stride=1, padding=0, dilation=1, batch_last=False):
     batch_last: x has an innermost batch axis, (N, C, *S, n) → (N, C, *K, *O, n)."""
     kernel, stride, padding, dilation = window_params(x.ndim - batch_last, kernel_size, stride, padding, dilation,
                                                       "unfold")
-    _check_fits("unfold", x.shape[2:2 + len(kernel)], padding, kernel, dilation)
+    check_fits("unfold", x.shape[2:2 + len(kernel)], tuple((p, p) for p in padding), kernel, dilation)
     if any(padding):
         x = pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding) + ((0, 0),) * batch_last)
     return Unfold.apply(x, kernel=kernel, stride=stride, dilation=dilation, batch_last=batch_last)
@@ -242,7 +240,7 @@ def fold(cols, output_size, kernel_size, stride=1, padding=0, dilation=1, batch_
     batch_last: (N, C, *K, *O, n) → (N, C, *output_size, n)."""
     n = len(tuple(np.atleast_1d(output_size)))
     kernel, stride, padding, dilation = window_params(n + 2, kernel_size, stride, padding, dilation, "fold")
-    size = _tuple(output_size, n, "output_size", "fold")
+    size = ints(output_size, n, "output_size", "fold", 1)
     if cols.ndim != 2 + 2 * n + batch_last or cols.shape[2:2 + n] != kernel:
         layout = f"(N, C, *{kernel}, *out{', n' if batch_last else ''})"
         raise ValueError(f"fold: expected columns {layout}, got shape {cols.shape}")
@@ -271,15 +269,15 @@ def unfold_wide(x, kernel_size, dilation=1):
     (the caller crops them). Pad x first for a padded convolution.
     """
     kernel, dilation = _wide_params(x.ndim, kernel_size, dilation, "unfold_wide")
-    _check_fits("unfold_wide", x.shape[2:], (0, 0), kernel, dilation)
+    check_fits("unfold_wide", x.shape[2:], ((0, 0), (0, 0)), kernel, dilation)
     return UnfoldWide.apply(x, kernel=kernel, dilation=dilation)
 
 
 def fold_wide(cols, output_size, kernel_size, dilation=1):
     """Adjoint of unfold_wide: (N, C, KH, KW, OH·W) → (N, C, H, W), summing overlapping windows."""
     kernel, dilation = _wide_params(4, kernel_size, dilation, "fold_wide")
-    size = _tuple(output_size, 2, "output_size", "fold_wide")
-    _check_fits("fold_wide", size, (0, 0), kernel, dilation)
+    size = ints(output_size, 2, "output_size", "fold_wide", 1)
+    check_fits("fold_wide", size, ((0, 0), (0, 0)), kernel, dilation)
     OH = _wide_sizes(size, kernel, dilation)[0]
     if cols.ndim != 5 or cols.shape[2:] != kernel + (OH * size[1],):
         raise ValueError(f"fold_wide: expected columns (N, C, *{kernel}, {OH * size[1]}) for output_size {size}, "

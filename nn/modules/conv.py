@@ -7,21 +7,12 @@ padding_mode (Conv1d/2d/3d, like PyTorch): 'zeros' pads inside the convolution; 
 """
 import math
 
-from autograd.ops.window import output_size
+from autograd.ops.window import ints, output_size
 
 from .. import functional as F
 from .. import init
 from .._checks import LAYOUTS
 from .module import Module, new_parameter
-
-
-def _ntuple(value, n, what, layer):
-    if isinstance(value, int):
-        return (value,) * n
-    value = tuple(value)
-    if len(value) != n or not all(isinstance(v, int) for v in value):
-        raise ValueError(f"{layer}: {what} must be an int or a tuple of {n} ints, got {value!r}")
-    return value
 
 
 #: padding_mode → the F.pad mode that does it ('zeros' is the convolution's own zero padding)
@@ -55,16 +46,16 @@ class _ConvNd(Module):
         self.padding_mode = padding_mode
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _ntuple(kernel_size, self.n, "kernel_size", name)
-        self.stride = _ntuple(stride, self.n, "stride", name)
+        self.kernel_size = ints(kernel_size, self.n, "kernel_size", name, 1)
+        self.stride = ints(stride, self.n, "stride", name, 1)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
             self.padding = padding
         else:
-            self.padding = _ntuple(padding, self.n, "padding", name)
-        self.dilation = _ntuple(dilation, self.n, "dilation", name)
-        self.output_padding = _ntuple(output_padding, self.n, "output_padding", name)
+            self.padding = ints(padding, self.n, "padding", name, 0)
+        self.dilation = ints(dilation, self.n, "dilation", name, 1)
+        self.output_padding = ints(output_padding, self.n, "output_padding", name, 0)
         self.groups = groups
         if self.transposed:
             self.weight = new_parameter(in_channels, out_channels // groups, *self.kernel_size)
@@ -209,10 +200,10 @@ class LocallyConnected2d(Module):
         name = type(self).__name__
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.input_size = _ntuple(input_size, 2, "input_size", name)
-        self.kernel_size = _ntuple(kernel_size, 2, "kernel_size", name)
-        self.stride = _ntuple(stride, 2, "stride", name)
-        self.padding = _ntuple(padding, 2, "padding", name)
+        self.input_size = ints(input_size, 2, "input_size", name, 1)
+        self.kernel_size = ints(kernel_size, 2, "kernel_size", name, 1)
+        self.stride = ints(stride, 2, "stride", name, 1)
+        self.padding = ints(padding, 2, "padding", name, 0)
         self.output_size = tuple(output_size(n + 2 * p, k, s, 1) for n, p, k, s in
                                  zip(self.input_size, self.padding, self.kernel_size, self.stride))
         if min(self.output_size) < 1:

@@ -200,3 +200,15 @@ def test_padding_mode_errors_name_the_sizes():
                             "input size on every side, got padding ((3, 3),) for input size (2,)"):
         nn.Conv1d(1, 1, 3, padding=3, padding_mode="circular")(leaf(1, 1, 2))
     nn.Conv1d(1, 1, 3, padding=2, padding_mode="circular")(leaf(1, 1, 2))  # at most the size: fine
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.Conv2d(1, 1, (3, 3, 3)), "Conv2d: kernel_size must be an int or a tuple of 2 ints, got (3, 3, 3)"),
+    (lambda: nn.Conv2d(1, 1, 3, stride=0), "Conv2d: stride must be ≥ 1, got 0"),
+    (lambda: nn.Conv1d(1, 1, 3, padding=-1), "Conv1d: padding must be ≥ 0, got -1"),
+    (lambda: nn.ConvTranspose2d(1, 1, 3, dilation=(1, 0)), "ConvTranspose2d: dilation must be ≥ 1, got (1, 0)"),
+    (lambda: nn.Conv2d(1, 1, 0), "Conv2d: kernel_size must be ≥ 1, got 0"),
+])
+def test_a_conv_layer_with_bad_window_arguments_is_refused_when_made(make, message):
+    with raises(ValueError, message):
+        make()
