@@ -193,7 +193,7 @@ def _link(ctx, args, kwargs):
                     slots[i] = a._out_idx
                 continue
             if a._requires_grad:
-                inputs.append(a._grad_accumulator())
+                inputs.append(a._grad_accumulator(recording=True))
                 continue
             value = a.data
             _keep_constant_tensor(ctx, i, a)
@@ -286,9 +286,11 @@ _PLAIN = ("value", None)
 
 
 def _resolve_saved(ctx, arrays, returned):
-    """Describe what forward saved (node.saved_from: per value its kind and index). A saved Tensor
-    is kept as its array, its counter made now (a write through any alias is then seen)."""
+    """Describe what forward saved (node.saved_from: per value its kind and index) and note the
+    process's write count now (`writes_seen`: the saved values are compared against it). A saved
+    Tensor is kept as its array, its counter made now (a write through any alias is then seen)."""
     saved = ctx.saved
+    ctx.writes_seen = ALL_WRITES.value  # a forward may write a tensor it then saves (a mask it builds)
     n = len(saved)
     if n <= len(arrays) and n < len(_FIRST_INPUTS) and all(map(is_, saved, arrays)):  # the first inputs, in order
         ctx.saved_from = _FIRST_INPUTS[n]  # (the common case: no loop, one shared tuple)

@@ -12,7 +12,8 @@ A **node** is what one recorded operation leaves behind for backward. Its fields
     saved         the values the VJP asked to keep, as the forward passed them (arrays)
     saved_from    per saved value: (kind, index), kind 'input' (input `index`), 'output' (output
                   `index`), 'tensor' (the array of a Tensor that is neither; index: that Tensor) or 'value'
-    writes_seen   how many in-place writes the process had seen when the node was recorded
+    writes_seen   how many in-place writes the process had seen when the node was recorded (when its
+                  forward saved values: after the forward)
     constants     (position, value) of the inputs without a gradient; options, the keyword options
     output_names  {output index: name} of named outputs; constant_names, {input position: name}
     constant_counters  {input position: version counter} of the tensor inputs without a gradient
@@ -32,6 +33,7 @@ node saved was written since exactly when its counter's `last_write` is above th
 `writes_seen`. A node whose `writes_seen` still equals `ALL_WRITES` has seen no write at all,
 so its VJP gets its values without a check per value.
 """
+import threading
 from itertools import count
 from operator import attrgetter
 from typing import NamedTuple
@@ -65,11 +67,17 @@ next_creation = count().__next__
 ALL_WRITES = VersionCounter()
 
 
+_WRITES_LOCK = threading.Lock()
+
+
 def count_write(counter):
-    """Count one in-place write on `counter` (and on ALL_WRITES)."""
-    ALL_WRITES.value += 1
-    counter.value += 1
-    counter.last_write = ALL_WRITES.value
+    """Count one in-place write on `counter` (and on ALL_WRITES). Under a lock: a lost update from two
+    threads writing at once could leave ALL_WRITES below a counter's `last_write`, and a node recorded
+    then would take its unchanged saved value for a modified one."""
+    with _WRITES_LOCK:
+        ALL_WRITES.value += 1
+        counter.value += 1
+        counter.last_write = ALL_WRITES.value
 
 
 class Node:
@@ -144,6 +152,7 @@ class Node:
     def release(self):
         """Free the forward values and what was saved for the VJP; a later backward raises."""
         self.saved = self.outputs = None
+        self.saved_from = ()  # (a saved Tensor that is no input is named there)
         self.released = True
 
     # -- the context API: what forward and backward call on their `ctx` (this node) -----
@@ -280,7 +289,7 @@ class AccumulateGrad(Node):
         self.function = AccumulateGrad
         self.created = next_creation()
         self.variable = leaf  #: the leaf tensor
-        self.made_for = leaf.data  #: the leaf's array when it was made (out_meta describes it)
+        self.made_for = leaf.data  #: the leaf's array it was last checked against (out_meta describes it)
         self.inputs = self.input_slots = self.needs_input_grad = ()
         self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
         self.outputs = self.saved = None

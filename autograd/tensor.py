@@ -110,11 +110,19 @@ class Tensor:
             self._vc = VersionCounter() if node is None else node.output_counter(self._out_idx)
         return self._vc
 
-    def _grad_accumulator(self):
-        """The AccumulateGrad node of a leaf that requires grad (one while any graph holds it, unless
-        `.data` was since replaced: the engine fits gradients to the shape and dtype it was made for)."""
+    def _grad_accumulator(self, recording=False):
+        """The AccumulateGrad node of a leaf that requires grad (one while any graph holds it).
+
+        recording: a new graph takes the leaf in. The engine fits the leaf's gradients to the shape and
+        dtype its accumulator was made for, so when `.data` was since replaced by an array of another
+        shape or dtype, the new graph gets a new accumulator (graphs recorded before keep theirs)."""
         accumulator = None if self._accumulator is None else self._accumulator()
-        if accumulator is None or accumulator.made_for is not self.data:
+        if accumulator is not None and recording and accumulator.made_for is not self.data:
+            if accumulator.out_meta[0] == (self.data.shape, self.data.dtype):
+                accumulator.made_for = self.data  # the same kind of array: the accumulator still fits
+            else:
+                accumulator = None
+        if accumulator is None:
             accumulator = AccumulateGrad(self)
             self._accumulator = weakref.ref(accumulator)
         return accumulator
@@ -241,14 +249,16 @@ class Tensor:
         return out
 
     def __copy__(self):
-        """A new Tensor object sharing the data, its version counter and the attributes. A leaf's copy is a
-        leaf of its own (no shared accumulator: its gradients reach the copy, not the original, as in
-        PyTorch); a non-leaf's copy stands at the same place in the graph."""
+        """A new Tensor object sharing the data and its version counter. A leaf's copy is a leaf of its own,
+        as in PyTorch: no gradient, hooks or accumulator of the original (its gradients reach the copy);
+        a non-leaf's copy stands at the same place in the graph."""
         out = _new(type(self))
         out.data, out._requires_grad, out._node, out._out_idx = self.data, self._requires_grad, self._node, self._out_idx
         out._vc = self._vc if self._node is not None else self._version_counter()
         out.__dict__.update(self.__dict__)
-        out.__dict__.pop("_accumulator", None)
+        if self._node is None:
+            for name in ("_accumulator", "_hooks", "grad"):
+                out.__dict__.pop(name, None)
         return out
 
     def clone(self):

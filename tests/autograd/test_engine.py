@@ -249,6 +249,16 @@ def test_a_leaf_given_data_of_another_shape_gets_gradients_of_that_shape_while_a
     np.testing.assert_array_equal(w.grad.data, [2.0, 2.0])
 
 
+def test_grad_of_a_graph_reaches_a_leaf_whose_data_was_replaced_since():
+    x = f64([1.0, 2.0])
+    y = (x * 2.0).sum()
+    x.data = x.data.copy()  # the same shape and dtype
+    np.testing.assert_array_equal(ag.grad(y, x)[0].data, [2.0, 2.0])
+    z = (x * 3.0).sum()
+    x.data = x.data.astype(np.float32)  # as Module.to(dtype) does
+    np.testing.assert_array_equal(ag.grad(z, x)[0].data, [3.0, 3.0])
+
+
 def test_saved_tensors_are_freed_after_backward():
     x = f64(np.ones(1000))
     y = (x.exp() * x).sum()

@@ -242,6 +242,12 @@ def test_a_shallow_copy_of_a_leaf_shares_its_memory_but_gets_its_own_gradients()
     with ag.no_grad():
         twin.add_(1.0)  # one memory, one version counter
     assert w._version == twin._version == 1
+    calls = []
+    w.register_hook(lambda g: calls.append(g))
+    fresh = copy.copy(w)  # as in PyTorch: without the original's gradient and hooks
+    assert fresh.grad is None
+    (fresh * 2.0).sum().backward()
+    assert calls == [] and np.array_equal(fresh.grad.data, [2.0, 2.0])
 
 
 def test_a_shallow_copy_of_a_tensor_made_by_an_op_stands_at_its_place_in_the_graph():

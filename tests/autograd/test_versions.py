@@ -1,4 +1,6 @@
 """Version counters shared by views: an in-place write through any alias of a saved value is caught."""
+import weakref
+
 import numpy as np
 import pytest
 
@@ -231,6 +233,38 @@ class _ScaleBy(ag.Function):
     def backward(ctx, g):
         s, = ctx.saved_tensors
         return g * s
+
+
+def test_a_tensor_that_is_no_input_saved_by_a_function_is_freed_by_backward():
+    x = f64([1.0, 2.0])
+    _ScaleBy.scale = ag.tensor([3.0, 4.0], dtype=np.float64)
+    alive = weakref.ref(_ScaleBy.scale)
+    y = _ScaleBy.apply(x).sum()
+    _ScaleBy.scale = None
+    y.backward()
+    assert alive() is None
+
+
+class _Masked(ag.Function):
+    """y = x · m, where forward builds the mask m in place and saves the Tensor."""
+
+    @staticmethod
+    def forward(ctx, x):
+        m = ag.zeros(*x.shape, dtype=x.dtype)
+        m[x > 0] = 1.0  # an in-place write before the save
+        ctx.save_for_backward(m)
+        return x * m.data
+
+    @staticmethod
+    def backward(ctx, g):
+        m, = ctx.saved_tensors
+        return g * m
+
+
+def test_a_tensor_a_forward_writes_before_it_saves_it_is_no_modified_value():
+    x = f64([-1.0, 2.0])
+    _Masked.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0])
 
 
 def test_a_tensor_that_is_no_input_saved_by_a_function_is_checked_too():
