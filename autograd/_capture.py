@@ -112,8 +112,9 @@ class Capture:
             with no_grad():
                 result = node.function.backward(node, ones)
             result = result if type(result) is tuple else (result,)
+            metas = node.in_meta
             self._locals[node] = [None if g is None or child is None else
-                                  np.asarray(_fit(g, node.in_meta[i][0], node.in_meta[i][1], node, i))
+                                  np.asarray(_fit(g, metas[i][0], metas[i][1], node, i))
                                   for i, (child, g) in enumerate(zip(node.inputs, result))]
         return self._locals[node][flow.index]
 
@@ -192,6 +193,7 @@ def _arguments(node, arrays):
     """Positional arguments for node's Function in float64: new leaves holding `arrays` at its
     gradient inputs, its recorded constants elsewhere."""
     constants = dict(node.constants)
+    metas = node.in_meta
     args = []
     edge_arrays = iter(arrays)
     for index, child in enumerate(node.inputs):
@@ -199,7 +201,7 @@ def _arguments(node, arrays):
             value = constants[index]
             if isinstance(value, np.ndarray) and value.dtype.kind == "f":
                 value = value.astype(np.float64)
-            args.append(value if node.in_meta[index] is None else Tensor._wrap(np.asarray(value)))
+            args.append(value if metas[index] is None else Tensor._wrap(np.asarray(value)))
         else:
             args.append(Tensor._wrap(next(edge_arrays)).requires_grad_())
     return args

@@ -212,7 +212,7 @@ class Panels:
     def _node(self, node, unit_id, inner=None):
         names, binder, capture = self.scene.names, self.binder, self.capture
         out = Edge(node, 0)
-        parts = [self._header(f"#{self.graph.step[node]} {node.function.__name__}Backward",
+        parts = [self._header(f"#{self.graph.step[node]} {node.title}",
                               f"op {node.name}" + (f" · in {' › '.join(node.scope)}" if node.scope else ""))]
         if inner is not None:
             parts.append(f"<p><a href='#' data-open='{inner}'>↑ back to the layer</a></p>")

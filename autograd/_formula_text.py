@@ -163,8 +163,9 @@ _OUTER = {(1, 1): ("A ⊗ ḡ (outer product)", r"A \otimes \bar{g}"),  # A (k,)
 def vjp_formula(node, index):
     """(text, tex) of the VJP node's formula sends to input `index` (variadic ops have one rule for all)."""
     formula = node.formula
-    if node.name == "matmul" and len(node.in_meta) == 2 and None not in node.in_meta:
-        a, b = (len(meta[0]) for meta in node.in_meta)
+    metas = node.in_meta if node.name == "matmul" else ()
+    if len(metas) == 2 and None not in metas:
+        a, b = (len(meta[0]) for meta in metas)
         case = (index, 0 if a == b == 1 else 1 if a == 1 else 2 if b == 1 else None)
         if case in _OUTER:
             return _OUTER[case]

@@ -591,7 +591,7 @@ def trace_backward(loss, params=None, *, precision=ft.DIGITS):
     for problem in capture.problems():
         report._add("note", problem)
     for node in graph.nodes:
-        title = f"#{graph.step[node]} {node.function.__name__}Backward"
+        title = f"#{graph.step[node]} {node.title}"
         head = Piece(title + "   ", rf"\textbf{{{ft.word(title)}}} \quad ")
         report._add("head", head + binder.of(Edge(node, 0)) + EQ + ft.forward(node, binder))
         grads = capture.grads.get(node)

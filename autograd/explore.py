@@ -151,7 +151,7 @@ class Explorer:
         if unit.kind == "box":
             return f"{unit.scope[-1]} (its {plural(len(unit.nodes), 'primitive')})"
         node = unit.nodes[0]
-        return f"#{self._scene.graph.step[node]} {node.function.__name__}Backward"
+        return f"#{self._scene.graph.step[node]} {node.title}"
 
     # -- slots -----------------------------------------------------------------------------------
     def _new_slot(self, states, align="c", question=None, mask=None, **facts):

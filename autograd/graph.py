@@ -261,8 +261,13 @@ class Node:
         """The user's line that created this node (recorded under detect_anomaly), else None."""
         return self.site
 
+    @property
+    def title(self):
+        """The node's name in pictures, derivations and errors: `MulBackward`, as PyTorch names its nodes."""
+        return f"{self.function.__name__}Backward"
+
     def __repr__(self):
-        return f"<{self.function.__name__}Backward>"
+        return f"<{self.title}>"
 
 
 def _wrap(array, node=None, index=0):

@@ -616,7 +616,7 @@ class _Scene:
 
     def _node_rows(self, unit, step):
         node = unit.nodes[0]
-        title = f"{node.function.__name__}Backward"
+        title = node.title
         if self.numbering:
             title = f"#{self.graph.step[node]} {title}"
         rows = [_escape((self.binder.of(Edge(node, 0)) + ft.EQ + ft.forward(node, self.binder)).text)]
@@ -765,7 +765,7 @@ class _Scene:
     # -- the DOT text --------------------------------------------------------------------------
     def _step_note(self, step):
         node = self.graph.nodes[step - 1]
-        return (f"backward step {step} of {len(self.graph.nodes)}: #{step} {node.function.__name__}Backward "
+        return (f"backward step {step} of {len(self.graph.nodes)}: #{step} {node.title} "
                 "sends its gradient to its inputs")
 
     def _notes(self):
