@@ -228,9 +228,10 @@ def unfold(x, kernel_size, stride=1, padding=0, dilation=1, batch_last=False):
     batch_last: x has an innermost batch axis, (N, C, *S, n) → (N, C, *K, *O, n)."""
     kernel, stride, padding, dilation = window_params(x.ndim - batch_last, kernel_size, stride, padding, dilation,
                                                       "unfold")
-    check_fits("unfold", x.shape[2:2 + len(kernel)], tuple((p, p) for p in padding), kernel, dilation)
+    pads = tuple((p, p) for p in padding)
+    check_fits("unfold", x.shape[2:2 + len(kernel)], pads, kernel, dilation)
     if any(padding):
-        x = pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding) + ((0, 0),) * batch_last)
+        x = pad(x, ((0, 0), (0, 0)) + pads + ((0, 0),) * batch_last)
     return Unfold.apply(x, kernel=kernel, stride=stride, dilation=dilation, batch_last=batch_last)
 
 
