@@ -234,7 +234,7 @@ def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1,
     processes. Before each worker the CPU share used by other processes is sampled (waiting up
     to `wait_idle` s for it to drop below BUSY) and measured again while it runs (the machine's
     busy time minus the worker's own); each row records the kept rounds' largest share as `busy`.
-    `stat` ("median" or "min") is the statistic of the timed steps that rows and ratios use.
+    `stat` ("median", "min" or "mean") is the statistic of the timed steps that rows and ratios use.
     """
     rows = []
     for name, case in suite_cases(suite).items():
@@ -292,7 +292,7 @@ def main(argv=None):
                         help="measure each case in R separate processes per engine and keep the fastest quiet one")
     parser.add_argument("--wait-idle", type=float, default=0, metavar="S",
                         help="before each measurement wait up to S seconds for other processes to go quiet")
-    parser.add_argument("--stat", choices=("median", "min"), default="median",
+    parser.add_argument("--stat", choices=("median", "min", "mean"), default="median",
                         help="the statistic of the timed steps in the table and ratios (default median)")
     parser.add_argument("--show", action="store_true", help="print the saved results as Markdown; run nothing")
     args = parser.parse_args(argv)

@@ -3,9 +3,10 @@
     python -m benchmarks.worker SUITE CASE ENGINE [--repeat N] [--warmup N] [--tiny]
 
 The step runs `warmup` times untimed (default 1), then `repeat` times under perf_counter
-(garbage collection left on, as in real training). The JSON holds min and
-median milliseconds, every time, the case's work (ops or flops) and, when
-PyTorch was imported, `torch.get_num_threads()`. A missing engine gives
+(garbage collection left on, as in real training). The JSON holds min, median and
+mean milliseconds (the mean is what a long loop of steps pays, the collector's work
+included), every time, the case's work (ops or flops) and, when PyTorch was
+imported, `torch.get_num_threads()`. A missing engine gives
 {"skipped": why}; an exception in the step gives {"error": "Type: message"}.
 """
 import argparse
@@ -49,9 +50,9 @@ def measure(suite, case_name, engine, repeat=None, warmup=None, tiny=False):
     times, cpu = [], []
     extra = None
     try:
+        gc.collect()  # the set-up's garbage; before the warm-up, so the timed steps see the collector as a loop does
         for _ in range(warmup):
             extra = step()
-        gc.collect()
         for _ in range(repeat):
             start, start_cpu = time.perf_counter(), time.process_time()
             extra = step()
@@ -59,8 +60,9 @@ def measure(suite, case_name, engine, repeat=None, warmup=None, tiny=False):
             cpu.append((time.process_time() - start_cpu) * 1e3)
     except Exception as e:  # recorded, e.g. micrograd's RecursionError on deep graphs
         return {**result, "error": _describe(e), "times_ms": times}
-    result.update(min_ms=min(times), median_ms=statistics.median(times), repeat=repeat, times_ms=times,
-                  cpu_min_ms=min(cpu), cpu_median_ms=statistics.median(cpu), max_rss_mb=_max_rss_mb())
+    result.update(min_ms=min(times), median_ms=statistics.median(times), mean_ms=statistics.fmean(times),
+                  repeat=repeat, times_ms=times, cpu_min_ms=min(cpu), cpu_median_ms=statistics.median(cpu),
+                  cpu_mean_ms=statistics.fmean(cpu), max_rss_mb=_max_rss_mb())
     if isinstance(extra, dict):
         result["extra"] = extra
     if "torch" in sys.modules:
