@@ -1,8 +1,37 @@
-"""Argument checks shared by the nn.functional composites (conv, pooling, resampling): each error names
+"""Argument checks shared by the nn.functional composites (conv, pooling, resampling), and the one-example
+inputs conv and pooling take (`takes_unbatched`): each error names
 the op, what was expected and what came (`ints` and `check_fits` live with the window primitives,
 `autograd.ops.window`, which check the same arguments)."""
+import functools
+
 #: The input layout of a composite with 1, 2 or 3 spatial axes.
 LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+#: One example of that layout (conv and pooling take it too: `takes_unbatched`).
+UNBATCHED = {n: layout.replace("N, ", "") for n, layout in LAYOUTS.items()}
+BATCHED_OR_NOT = {n: f"{LAYOUTS[n]} or {UNBATCHED[n]}" for n in LAYOUTS}
+
+
+def check_layer_input(layer, x):
+    """A conv or pooling layer with `layer.n` spatial axes takes a batch or one example (`takes_unbatched`)."""
+    n = layer.n
+    if x.ndim not in (n + 1, n + 2):
+        raise ValueError(f"{layer.describe()}: expected a {n + 2}-D input {LAYOUTS[n]} or a {n + 1}-D one "
+                         f"{UNBATCHED[n]}, got shape {tuple(x.shape)}")
+
+
+def takes_unbatched(n):
+    """Decorator for a conv or pooling composite over x (N, C, *spatial) with n spatial axes: it also takes
+    one example, x (C, *spatial), as PyTorch's do. That runs as a batch of one, x[None], and the batch axis
+    is dropped again from what the composite returns (from both tensors of a (y, indices) pair)."""
+    def wrap(composite):
+        @functools.wraps(composite)
+        def call(x, *args, **kwargs):
+            if getattr(x, "ndim", None) != n + 1:
+                return composite(x, *args, **kwargs)
+            out = composite(x[None], *args, **kwargs)
+            return tuple(o[0] for o in out) if isinstance(out, tuple) else out[0]
+        return call
+    return wrap
 
 
 def check_rank(t, ndim, layout, op, what="input"):

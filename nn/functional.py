@@ -28,15 +28,17 @@ from autograd.ops.window import check_fits, ints
 from autograd.tensor import Tensor, as_tensor
 
 from . import layer_rules as rules
-from ._checks import LAYOUTS, check_rank
-from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d,  # noqa: F401
+from ._checks import BATCHED_OR_NOT, check_rank, takes_unbatched
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,  # noqa: F401
+                      adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d,
                       avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
 from .resample import interpolate, max_unpool2d, pad  # noqa: F401  (composites of their own modules)
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "locally_connected2d",
     "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
     "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "multi_margin_loss",
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batch_norm", "flatten",
@@ -52,8 +54,9 @@ SIDES = {1: "((left, right),)", 2: "((top, bottom), (left, right))",
 
 
 def _check_input(x, n, op):
-    """x must be (N, C, L) for n = 1 spatial axis, (N, C, H, W) for n = 2, (N, C, D, H, W) for n = 3."""
-    check_rank(x, n + 2, LAYOUTS[n], op)
+    """x must be (N, C, L) for n = 1 spatial axis, (N, C, H, W) for n = 2, (N, C, D, H, W) for n = 3 (one example
+    without N is made a batch of one by `takes_unbatched` before this check)."""
+    check_rank(x, n + 2, BATCHED_OR_NOT[n], op)
 
 
 def _check_weight(w, n, lead, op):
@@ -209,6 +212,7 @@ def _conv_wide(x, w, pads, kernel, stride, dilation, out):
     return y[:, :, :, :out[1]]
 
 
+@takes_unbatched(1)
 @layer_rule(rules.CONV1D)
 @scoped("conv1d")
 def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -221,6 +225,7 @@ def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(x, w, b, stride, padding, dilation, groups, "conv1d", 1)
 
 
+@takes_unbatched(2)
 @layer_rule(rules.CONV2D)
 @scoped("conv2d")
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -237,6 +242,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(x, w, b, stride, padding, dilation, groups, "conv2d", 2)
 
 
+@takes_unbatched(3)
 @layer_rule(rules.CONV3D)
 @scoped("conv3d")
 def conv3d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -282,6 +288,7 @@ def _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, 
     return _add_channel_bias(y, b)
 
 
+@takes_unbatched(1)
 @scoped("conv_transpose1d")
 def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-d transposed convolution (the adjoint of conv1d in x): x (N, C, L), w (C, K/groups, KL) → (N, K, OL).
@@ -291,6 +298,7 @@ def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     return _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, "conv_transpose1d", 1)
 
 
+@takes_unbatched(2)
 @scoped("conv_transpose2d")
 def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-d transposed convolution, PyTorch's layout: x (N, C, H, W), w (C, K/groups, KH, KW), b (K,) → (N, K, OH, OW).
@@ -303,6 +311,7 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     return _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, "conv_transpose2d", 2)
 
 
+@takes_unbatched(3)
 @scoped("conv_transpose3d")
 def conv_transpose3d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """3-d transposed convolution (the adjoint of conv3d in x): x (N, C, D, H, W), w (C, K/groups, KD, KH, KW),

@@ -2,7 +2,8 @@
 
     max / avg pool:  pad → unfold (N, C, *K, *O) → max or mean over the kernel axes
     adaptive max:    pad one −∞ slot per axis → getitem of every window (N, C, O₀, K₀, O₁, K₁) → max over K
-    adaptive avg:    y = A_H · x · A_Wᵀ with constant averaging matrices (the mean over a rectangle is separable)
+    adaptive avg:    y = A_H · x · A_Wᵀ with constant averaging matrices (the mean over a box is separable; in 3-d
+                     A_D also averages along D)
 
 Their gradients are the chain rule through pad, unfold (whose VJP is fold), getitem (index_add), max (the
 gradient to the winner, tied winners sharing it evenly; a NaN wins) and mean.
@@ -32,7 +33,7 @@ from autograd.ops.elementwise import to_float
 from autograd.ops.window import check_fits, ints
 
 from . import layer_rules as rules
-from ._checks import LAYOUTS, check_rank
+from ._checks import BATCHED_OR_NOT, check_rank, takes_unbatched
 
 
 def _check_flag(value, name, op):
@@ -64,7 +65,7 @@ def _pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 def _windows(x, n, op, kernel_size, stride, padding, dilation=1, ceil_mode=False):
     """Check a pooling call's arguments (x is a Tensor or an array) and lay out its windows."""
-    check_rank(x, n + 2, LAYOUTS[n], op)
+    check_rank(x, n + 2, BATCHED_OR_NOT[n], op)
     _check_flag(ceil_mode, "ceil_mode", op)
     kernel = ints(kernel_size, n, "kernel_size", op, 1)
     stride = kernel if stride is None else ints(stride, n, "stride", op, 1)
@@ -211,30 +212,35 @@ _AVG_DOC = """Mean of each {window} window: x {x} → {y}; stride defaults to ke
     """
 
 
+@takes_unbatched(1)
 @layer_rule(rules.MAX_POOL1D)
 @scoped("max_pool1d")
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     return _max_pool(x, 1, "max_pool1d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+@takes_unbatched(2)
 @layer_rule(rules.MAX_POOL2D)
 @scoped("max_pool2d")
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     return _max_pool(x, 2, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+@takes_unbatched(3)
 @layer_rule(rules.MAX_POOL3D)
 @scoped("max_pool3d")
 def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     return _max_pool(x, 3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+@takes_unbatched(1)
 @layer_rule(rules.AVG_POOL1D)
 @scoped("avg_pool1d")
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     return _avg_pool(x, 1, "avg_pool1d", kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
+@takes_unbatched(2)
 @layer_rule(rules.AVG_POOL2D)
 @scoped("avg_pool2d")
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -243,6 +249,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                      divisor_override)
 
 
+@takes_unbatched(3)
 @layer_rule(rules.AVG_POOL3D)
 @scoped("avg_pool3d")
 def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -281,7 +288,7 @@ def _adaptive_bounds(size, out):
 
 def _output_size(x, output_size, n, op):
     """An int or n entries (None keeps that axis's size) → n sizes ≥ 1."""
-    check_rank(x, n + 2, LAYOUTS[n], op)
+    check_rank(x, n + 2, BATCHED_OR_NOT[n], op)
     spatial = tuple(x.shape[2:])
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * n
@@ -299,9 +306,19 @@ def _adaptive_matrix(size, out, dtype):
     return a
 
 
+def _average_along(x, axis, out):
+    """x averaged along `axis` into `out` adaptive windows: A · x, the (out, S) matrix A multiplying x seen as
+    (…, S, R), R the product of the sizes after `axis`."""
+    lead, size, rest = tuple(x.shape[:axis]), x.shape[axis], tuple(x.shape[axis + 1:])
+    y = ag.from_numpy(_adaptive_matrix(size, out, x.dtype)) @ x.reshape(lead + (size, math.prod(rest)))
+    return y.reshape(lead + (out,) + rest)
+
+
 def _adaptive_avg_pool(x, output_size, n, op):
-    """Separable: y = A_H · x · A_Wᵀ. A matmul also adds the inputs of weight 0, and 0·inf is NaN: an x holding
-    inf or NaN is averaged window by window instead, so they stay inside their windows, as in PyTorch."""
+    """Separable (the mean over a box is the mean along each axis in turn): y = A_H · x · A_Wᵀ in 2-d, and in
+    3-d y[o, p, q] = Σ_{d,h,w} A_D[o, d] · A_H[p, h] · A_W[q, w] · x[d, h, w], one matmul per axis whose size
+    changes. A matmul also adds the inputs of weight 0, and 0·inf is NaN: an x holding inf or NaN is averaged
+    window by window instead, so they stay inside their windows, as in PyTorch."""
     outs = _output_size(x, output_size, n, op)
     x = to_float(x)
     if outs == (1,) * n:
@@ -311,14 +328,16 @@ def _adaptive_avg_pool(x, output_size, n, op):
         bounds = [_adaptive_bounds(size, out) for size, out in zip(x.shape[2:], outs)]
         counts = _per_output([ends - starts for starts, ends in bounds])
         return cols.sum(axis=tuple(range(3, 3 + 2 * n, 2))) / ag.from_numpy(counts.astype(x.dtype))
-    (H, OH), (W, OW) = (x.shape[2], outs[0]), (x.shape[-1], outs[-1])
-    if n == 2 and OH != H:
-        x = ag.from_numpy(_adaptive_matrix(H, OH, x.dtype)) @ x
+    *leading, (W, OW) = zip(x.shape[2:], outs)
+    for axis, (size, out) in enumerate(leading, start=2):
+        if out != size:
+            x = _average_along(x, axis, out)
     if OW != W:
         x = x @ ag.from_numpy(_adaptive_matrix(W, OW, x.dtype).T)
     return x
 
 
+@takes_unbatched(1)
 @scoped("adaptive_avg_pool1d")
 def adaptive_avg_pool1d(x, output_size):
     """Average pooling to a fixed length: x (N, C, L) → (N, C, OL).
@@ -329,6 +348,7 @@ def adaptive_avg_pool1d(x, output_size):
     return _adaptive_avg_pool(x, output_size, 1, "adaptive_avg_pool1d")
 
 
+@takes_unbatched(2)
 @scoped("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(x, output_size):
     """Average pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
@@ -338,6 +358,18 @@ def adaptive_avg_pool2d(x, output_size):
     is separable, so y = A_H · x · A_Wᵀ with constant averaging matrices A_H (OH, H), A_W (OW, W).
     """
     return _adaptive_avg_pool(x, output_size, 2, "adaptive_avg_pool2d")
+
+
+@takes_unbatched(3)
+@scoped("adaptive_avg_pool3d")
+def adaptive_avg_pool3d(x, output_size):
+    """Average pooling to a fixed output size: x (N, C, D, H, W) → (N, C, OD, OH, OW).
+
+    y[n, c, o, p, q] = mean of x[n, c] over the box of adaptive windows ⌊o·D/OD⌋ … ⌈(o+1)·D/OD⌉ − 1 (likewise
+    along H and W), like PyTorch; output_size 1 is the mean over D, H and W. Separable: one constant averaging
+    matrix per axis, A_D (OD, D), A_H (OH, H), A_W (OW, W), applied along its axis by a matmul.
+    """
+    return _adaptive_avg_pool(x, output_size, 3, "adaptive_avg_pool3d")
 
 
 def _adaptive_windows(x, outs, fill):
@@ -374,6 +406,7 @@ def _adaptive_max_pool(x, output_size, return_indices, n, op):
     return y, _flat_index(winners, spatial)
 
 
+@takes_unbatched(1)
 @scoped("adaptive_max_pool1d")
 def adaptive_max_pool1d(x, output_size, return_indices=False):
     """Max pooling to a fixed length: x (N, C, L) → (N, C, OL).
@@ -385,6 +418,7 @@ def adaptive_max_pool1d(x, output_size, return_indices=False):
     return _adaptive_max_pool(x, output_size, return_indices, 1, "adaptive_max_pool1d")
 
 
+@takes_unbatched(2)
 @scoped("adaptive_max_pool2d")
 def adaptive_max_pool2d(x, output_size, return_indices=False):
     """Max pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
@@ -394,3 +428,15 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     ones filled with −∞) → max over the window axes; the gradient and return_indices as in max_pool2d.
     """
     return _adaptive_max_pool(x, output_size, return_indices, 2, "adaptive_max_pool2d")
+
+
+@takes_unbatched(3)
+@scoped("adaptive_max_pool3d")
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """Max pooling to a fixed output size: x (N, C, D, H, W) → (N, C, OD, OH, OW).
+
+    y[n, c, o, p, q] = max of x[n, c] over the box of adaptive windows ⌊o·D/OD⌋ … ⌈(o+1)·D/OD⌉ − 1 (likewise
+    along H and W; PyTorch's windows). Composed as getitem of every window (narrower ones filled with −∞) → max
+    over the window axes; the gradient and return_indices (flat indices in the D·H·W plane) as in max_pool3d.
+    """
+    return _adaptive_max_pool(x, output_size, return_indices, 3, "adaptive_max_pool3d")

@@ -21,9 +21,10 @@ from collections import OrderedDict
 import numpy as np
 
 from . import models
-from .modules import (CELU, ELU, GELU, SELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
-                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
-                      Conv3d, ConvTranspose2d, ConvTranspose3d, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh,
+from .modules import (CELU, ELU, GELU, SELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
+                      AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
+                      BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
+                      ConvTranspose3d, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh,
                       Identity, LeakyReLU, Linear, LocallyConnected2d, LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d,
                       MaxPool3d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh, Upsample)
 from .modules.module import Module, ModuleDict, ModuleList, Sequential
@@ -41,15 +42,16 @@ LAYERS = {
     Conv1d: ((*_CONV, "padding_mode"), {}),
     Conv2d: ((*_CONV, "padding_mode"), {}),
     Conv3d: ((*_CONV, "padding_mode"), {}),
-    ConvTranspose2d: ((*_CONV, "output_padding"), {"padding_mode": "zeros"}),
-    ConvTranspose3d: ((*_CONV, "output_padding"), {"padding_mode": "zeros"}),
+    **{conv: ((*_CONV, "output_padding"), {"padding_mode": "zeros"})
+       for conv in (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)},
     LocallyConnected2d: (("in_channels", "out_channels", "input_size", "kernel_size", "stride", "padding", "bias"),
                          {}),
     **{pool: ((*_POOL, "dilation", "return_indices", "ceil_mode"), {}) for pool in (MaxPool1d, MaxPool2d, MaxPool3d)},
     AvgPool1d: ((*_POOL, "ceil_mode", "count_include_pad"), {}),
     **{pool: ((*_POOL, "ceil_mode", "count_include_pad", "divisor_override"), {}) for pool in (AvgPool2d, AvgPool3d)},
-    **{pool: (("output_size",), {}) for pool in (AdaptiveAvgPool1d, AdaptiveAvgPool2d)},
-    **{pool: (("output_size", "return_indices"), {}) for pool in (AdaptiveMaxPool1d, AdaptiveMaxPool2d)},
+    **{pool: (("output_size",), {}) for pool in (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d)},
+    **{pool: (("output_size", "return_indices"), {})
+       for pool in (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d)},
     BatchNorm1d: (_NORM, {}),
     BatchNorm2d: (_NORM, {}),
     Dropout: (("p",), {}),
@@ -74,7 +76,7 @@ CHAIN_CALLS = {
     "softplus": ("Softplus", {}), "softsign": ("Softsign", {}), "hardtanh": ("Hardtanh", {}),
     "relu6": ("ReLU6", {}), "hardsigmoid": ("Hardsigmoid", {}), "hardswish": ("Hardswish", {}),
     "logsigmoid": ("LogSigmoid", {}), "max_pool2d": ("MaxPool2d", {}), "avg_pool2d": ("AvgPool2d", {}),
-    "adaptive_avg_pool2d": ("AdaptiveAvgPool2d", {}),
+    "adaptive_avg_pool2d": ("AdaptiveAvgPool2d", {}), "adaptive_avg_pool3d": ("AdaptiveAvgPool3d", {}),
 }
 
 # The PyTorch twins, as source: class name -> (base class, body). A twin of a chainrule class says which

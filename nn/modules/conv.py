@@ -1,4 +1,5 @@
-"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose2d, ConvTranspose3d, LocallyConnected2d.
+"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+LocallyConnected2d.
 
 All are cross-correlations computed by `nn.functional` (pad → unfold → matmul).
 Weights are initialised like PyTorch: U(−1/√fan_in, 1/√fan_in) for weight and bias.
@@ -11,7 +12,7 @@ from autograd.ops.window import ints, output_size
 
 from .. import functional as F
 from .. import init
-from .._checks import LAYOUTS
+from .._checks import check_layer_input
 from .module import Module, new_parameter
 
 
@@ -68,12 +69,12 @@ class _ConvNd(Module):
         _reset(self.weight, self.bias, init.calculate_fan_in_and_fan_out(self.weight)[0])
 
     def _check(self, x):
-        if x.ndim != self.n + 2:
-            raise ValueError(f"{self.describe()}: expected a {self.n + 2}-D input {LAYOUTS[self.n]}, got shape "
-                             f"{tuple(x.shape)}")
-        if x.shape[1] != self.in_channels:
+        """x is a batch (N, C, *spatial) or one example (C, *spatial) with in_channels channels."""
+        check_layer_input(self, x)
+        channels = x.shape[x.ndim - self.n - 1]
+        if channels != self.in_channels:
             raise ValueError(f"{self.describe()}: expected input with {self.in_channels} channels, got "
-                             f"{x.shape[1]} (input shape {tuple(x.shape)})")
+                             f"{channels} (input shape {tuple(x.shape)})")
 
     def _describe_args(self):
         k = self.kernel_size[0] if len(set(self.kernel_size)) == 1 else self.kernel_size
@@ -176,6 +177,16 @@ class ConvTranspose2d(_ConvNd):
                          self.dilation)
 
     conv = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """1-D transposed convolution (the adjoint of Conv1d): weight (C_in, C_out/groups, K).
+
+    (N, C_in, L) → (N, C_out, OL), OL = (L − 1)·stride − 2·pad + dilation·(K − 1) + output_padding + 1.
+    """
+
+    n = 1
+    conv = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose3d(ConvTranspose2d):

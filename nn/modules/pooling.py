@@ -1,7 +1,7 @@
 """Pooling layers: each calls its nn.functional composite (unfold → max or mean over the window axes; the
 adaptive ones gather their windows) with the options it was built with, under PyTorch's names and defaults."""
 from .. import functional as F
-from .._checks import LAYOUTS
+from .._checks import check_layer_input
 from .module import Module
 
 
@@ -14,9 +14,7 @@ class _Pool(Module):
     shown = ()  # the options extra_repr shows (PyTorch's)
 
     def forward(self, x):
-        if x.ndim != self.n + 2:
-            raise ValueError(f"{self.describe()}: expected a {self.n + 2}-D input {LAYOUTS[self.n]}, "
-                             f"got shape {tuple(x.shape)}")
+        check_layer_input(self, x)
         return type(self).function(x, **{name: getattr(self, name) for name in self.options})
 
     def extra_repr(self):
@@ -113,6 +111,13 @@ class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
     n, function = 2, F.adaptive_avg_pool2d
 
 
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """Average pooling to a fixed output size (F.adaptive_avg_pool3d); AdaptiveAvgPool3d(1) is the mean over
+    D, H and W."""
+
+    n, function = 3, F.adaptive_avg_pool3d
+
+
 class AdaptiveMaxPool1d(_Pool):
     """Max pooling to a fixed length (F.adaptive_max_pool1d); return_indices=True also returns the winners'
     indices."""
@@ -131,3 +136,10 @@ class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
     winners' flat indices in their H·W plane."""
 
     n, function = 2, F.adaptive_max_pool2d
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    """Max pooling to a fixed output size (F.adaptive_max_pool3d); return_indices=True also returns the
+    winners' flat indices in their D·H·W plane."""
+
+    n, function = 3, F.adaptive_max_pool3d

@@ -88,14 +88,30 @@ def test_conv_transpose3d_is_the_adjoint_of_conv3d():
     np.testing.assert_allclose(np.vdot(y.data, g), np.vdot(x, back.data), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kwargs", [
+    dict(stride=2, padding=1, output_padding=1),
+    dict(stride=3, padding=2, output_padding=2, groups=2, dilation=2),
+    dict(stride=3, dilation=2, output_padding=2, bias=False),
+])
+def test_conv_transpose1d_layer_gradcheck(kwargs):
+    """The layer's input, weight and bias gradients (the PyTorch comparisons are in test_modules/torch_bridge)."""
+    layer = nn.ConvTranspose1d(4, 2, 3, **kwargs).double()
+    x = leaf(2, 4, 5)
+    assert layer(x).shape[2] == (5 - 1) * layer.stride[0] - 2 * layer.padding[0] + layer.dilation[0] * 2 + \
+        layer.output_padding[0] + 1
+    assert ag.gradcheck(lambda x, *params: layer(x), [x, *layer.parameters()])
+
+
 def test_conv3d_and_conv3d_layer_errors_name_the_shapes():
-    with raises(ValueError, "conv3d: expected input of shape (N, C, D, H, W), got shape (2, 3, 4, 4) (4 dimensions)"):
-        F.conv3d(leaf(2, 3, 4, 4), leaf(2, 3, 1, 1, 1))
+    with raises(ValueError, "conv3d: expected input of shape (N, C, D, H, W) or (C, D, H, W), got shape (3, 4, 4) "
+                            "(3 dimensions)"):
+        F.conv3d(leaf(3, 4, 4), leaf(2, 3, 1, 1, 1))
     with raises(ValueError, "conv3d: expected weight of shape (K, C/groups, KD, KH, KW), got shape (2, 3, 1, 1) "
                             "(4 dimensions)"):
         F.conv3d(leaf(1, 3, 2, 2, 2), leaf(2, 3, 1, 1))
-    with raises(ValueError, "Conv3d(3, 2, kernel_size=1): expected a 5-D input (N, C, D, H, W), got shape (1, 3, 2, 2)"):
-        nn.Conv3d(3, 2, 1)(leaf(1, 3, 2, 2))
+    with raises(ValueError, "Conv3d(3, 2, kernel_size=1): expected a 5-D input (N, C, D, H, W) or a 4-D one "
+                            "(C, D, H, W), got shape (3, 2, 2)"):
+        nn.Conv3d(3, 2, 1)(leaf(3, 2, 2))
 
 
 # -- per-side padding ------------------------------------------------------------------------------------------------

@@ -58,6 +58,17 @@ def test_adaptive_avg_pool2d_matches_torch(shape, size):
                   lambda x: torch.nn.functional.adaptive_avg_pool2d(x, size), [rng.standard_normal(shape)])
 
 
+@pytest.mark.parametrize("shape, size", [
+    ((2, 3, 5, 7, 6), (3, 4, 2)), ((1, 2, 7, 5, 3), (2, 5, 3)), ((1, 2, 4, 5, 6), (None, 3, 4)),
+    ((2, 2, 6, 4, 5), 1), ((1, 1, 3, 3, 3), 5), ((1, 2, 4, 6, 5), (4, 3, None)),
+])
+def test_adaptive_avg_pool3d_matches_torch(shape, size):
+    """Sizes that do not divide the input (overlapping windows), that grow it, and None (keep that axis)."""
+    torch = pytest.importorskip("torch")
+    against_torch(lambda x: F.adaptive_avg_pool3d(x, size),
+                  lambda x: torch.nn.functional.adaptive_avg_pool3d(x, size), [rng.standard_normal(shape)])
+
+
 @pytest.mark.parametrize("pool, kwargs", [
     (F.max_pool2d, dict(kernel_size=2)),
     (F.max_pool2d, dict(kernel_size=3, stride=2, padding=1)),
@@ -75,6 +86,8 @@ def test_pool_gradcheck(pool, kwargs):
 def test_global_average_pooling_is_the_mean():
     x = leaf(3, 4, 5, 6)
     np.testing.assert_allclose(F.adaptive_avg_pool2d(x, 1).data, x.data.mean(axis=(2, 3), keepdims=True))
+    x = leaf(2, 3, 4, 5, 6)
+    np.testing.assert_allclose(F.adaptive_avg_pool3d(x, 1).data, x.data.mean(axis=(2, 3, 4), keepdims=True))
 
 
 def test_max_pool_gradient_goes_to_the_winner():
@@ -113,8 +126,8 @@ def test_pooling_an_empty_batch_gives_an_empty_batch(pool):
 
 
 def test_pool_errors():
-    with raises(ValueError, "max_pool2d: expected input of shape (N, C, H, W), got shape (3, 8, 8)"):
-        F.max_pool2d(ag.zeros(3, 8, 8), 2)
+    with raises(ValueError, "max_pool2d: expected input of shape (N, C, H, W) or (C, H, W), got shape (8, 8)"):
+        F.max_pool2d(ag.zeros(8, 8), 2)
     with raises(ValueError, "avg_pool2d: padding (2, 2) must be at most half the kernel size (3, 3)"):
         F.avg_pool2d(ag.zeros(1, 1, 8, 8), 3, padding=2)
     with raises(ValueError, "max_pool2d: kernel (5, 5) (dilation (1, 1), spanning (5, 5)) is larger than the "

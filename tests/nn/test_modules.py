@@ -282,6 +282,7 @@ def test_load_state_dict_non_strict_returns_the_differences():
     (lambda: nn.Conv2d(8, 16, 3, groups=4), 18),
     (lambda: nn.Conv1d(4, 8, 5), 20),
     (lambda: nn.ConvTranspose2d(8, 6, 3, groups=2), 27),  # PyTorch's fan_in: weight.shape[1]·KH·KW
+    (lambda: nn.ConvTranspose1d(16, 12, 3, groups=2), 18),  # weight (16, 6, 3): fan_in 6·3
 ])
 def test_default_init_is_pytorchs(layer, fan_in):
     ag.manual_seed(0)
@@ -315,12 +316,16 @@ LAYERS = [
     ("Conv2d(3, 2, 1)", (2, 3, 4, 4)),
     ("ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1)", (2, 3, 4, 5)),
     ("ConvTranspose2d(4, 6, 2, stride=2, groups=2)", (1, 4, 3, 3)),
+    ("ConvTranspose1d(3, 4, 3, stride=2, padding=1, output_padding=1)", (2, 3, 7)),
+    ("ConvTranspose1d(4, 6, 3, stride=3, padding=2, output_padding=1, groups=2, bias=False, dilation=2)", (2, 4, 5)),
     ("MaxPool2d(2)", (2, 3, 6, 6)),
     ("MaxPool2d(3, stride=2, padding=1)", (2, 2, 7, 7)),
     ("AvgPool2d(2, stride=1)", (2, 3, 5, 5)),
     ("AvgPool2d(3, stride=2, padding=1)", (2, 2, 7, 6)),
     ("AdaptiveAvgPool2d(1)", (2, 3, 5, 4)),
     ("AdaptiveAvgPool2d((2, 3))", (2, 3, 5, 7)),
+    ("AdaptiveAvgPool3d((2, None, 3))", (2, 3, 5, 4, 7)),
+    ("AdaptiveMaxPool3d((3, 2, 4))", (2, 2, 5, 4, 6)),
     ("ReLU()", (3, 4)),
     ("LeakyReLU(0.2)", (3, 4)),
     ("Sigmoid()", (3, 4)),
@@ -470,13 +475,19 @@ def test_conv_channel_error_names_the_layer():
 
 
 @pytest.mark.parametrize("layer, shape, message", [
-    (lambda: nn.Conv2d(3, 8, 3), (3, 8, 8), r"Conv2d\(3, 8, kernel_size=3\): expected a 4-D input"),
+    (lambda: nn.Conv2d(3, 8, 3), (8, 8), r"Conv2d\(3, 8, kernel_size=3\): expected a 4-D input \(N, C, H, W\) "
+                                         r"or a 3-D one \(C, H, W\), got shape \(8, 8\)"),
+    (lambda: nn.Conv2d(3, 8, 3), (4, 8, 8), r"expected input with 3 channels, got 4 \(input shape \(4, 8, 8\)\)"),
     (lambda: nn.Conv1d(2, 4, 3), (2, 3, 9), "expected input with 2 channels, got 3"),
     (lambda: nn.ConvTranspose2d(4, 2, 2), (1, 2, 3, 3), "expected input with 4 channels, got 2"),
+    (lambda: nn.ConvTranspose1d(4, 2, 3), (1, 4, 3, 3), r"ConvTranspose1d\(4, 2, kernel_size=3\): expected a 3-D "
+                                                        r"input \(N, C, L\) or a 2-D one \(C, L\), got shape "
+                                                        r"\(1, 4, 3, 3\)"),
+    (lambda: nn.ConvTranspose1d(4, 2, 3), (5, 9), r"expected input with 4 channels, got 5 \(input shape \(5, 9\)\)"),
     (lambda: nn.Linear(400, 120), (2, 256), r"Linear\(in_features=400, .*last dimension 400, got shape \(2, 256\)"),
     (lambda: nn.BatchNorm2d(6), (2, 4, 3, 3), r"BatchNorm2d\(6\): expected input with 6 channels, got 4"),
     (lambda: nn.BatchNorm1d(6), (2, 6, 3, 3), r"BatchNorm1d\(6\): expected a 2-D or 3-D input"),
-    (lambda: nn.MaxPool2d(2), (2, 8), r"MaxPool2d\(.*\): expected a 4-D input"),
+    (lambda: nn.MaxPool2d(2), (8,), r"MaxPool2d\(.*\): expected a 4-D input"),
     (lambda: nn.LocallyConnected2d(1, 2, 6, 3), (1, 1, 7, 7), "channels of size 6×6"),
 ])
 def test_layer_errors(layer, shape, message):

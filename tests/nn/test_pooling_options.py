@@ -120,6 +120,21 @@ def test_adaptive_max_pool2d_matches_torch_with_indices(shape, size):
     np.testing.assert_array_equal(indices.data, expected.numpy())
 
 
+@pytest.mark.parametrize("shape, size", [
+    ((2, 3, 5, 7, 6), (3, 4, 2)), ((1, 2, 7, 5, 3), (2, 5, 3)), ((2, 1, 4, 5, 6), (None, 3, None)),
+    ((1, 1, 3, 3, 3), 5), ((1, 2, 4, 5, 6), 1),
+])
+def test_adaptive_max_pool3d_matches_torch_with_indices(shape, size):
+    torch = pytest.importorskip("torch")
+    x = distinct(*shape)
+    against_torch(lambda v: F.adaptive_max_pool3d(v, size),
+                  lambda v: torch.nn.functional.adaptive_max_pool3d(v, size), [x])
+    y, indices = F.adaptive_max_pool3d(ag.tensor(x), size, return_indices=True)
+    _, expected = torch.nn.functional.adaptive_max_pool3d(torch.tensor(x), size, return_indices=True)
+    assert indices.dtype == np.int64 and not indices.requires_grad and indices.shape == y.shape
+    np.testing.assert_array_equal(indices.data, expected.numpy())
+
+
 @pytest.mark.parametrize("length, size", [(7, 3), (5, 8), (9, 3)])
 def test_adaptive_pool1d_matches_torch(length, size):
     torch = pytest.importorskip("torch")
@@ -140,6 +155,8 @@ def test_adaptive_pool1d_matches_torch(length, size):
     (F.avg_pool3d, (1, 1, 4, 5, 5), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
     (F.adaptive_max_pool2d, (1, 2, 5, 7), dict(output_size=(3, 4))),
     (F.adaptive_max_pool1d, (2, 1, 7), dict(output_size=3)),
+    (F.adaptive_max_pool3d, (1, 2, 5, 4, 3), dict(output_size=(3, None, 2))),
+    (F.adaptive_avg_pool3d, (1, 2, 5, 4, 3), dict(output_size=(3, 3, 2))),
 ])
 def test_pooling_options_gradcheck(pool, shape, options):
     assert ag.gradcheck(lambda x: pool(x, **options), [leaf(*shape)])
@@ -210,6 +227,8 @@ LAYERS = [  # chainrule layer and torch layer (same arguments), input shape
     ("AdaptiveMaxPool1d(4)", (2, 3, 9)),
     ("AdaptiveMaxPool2d((3, 2))", (2, 3, 7, 5)),
     ("AdaptiveAvgPool1d(3)", (2, 3, 8)),
+    ("AdaptiveMaxPool3d((3, None, 2))", (2, 2, 5, 4, 3)),
+    ("AdaptiveAvgPool3d((2, 3, 2))", (1, 2, 5, 4, 3)),
 ]
 
 
@@ -228,8 +247,19 @@ def test_layers_with_return_indices_return_the_pair():
     y, indices = nn.AdaptiveMaxPool2d(3, return_indices=True)(x)
     assert indices.shape == y.shape == (1, 2, 3, 3)
     with raises(ValueError, "MaxPool3d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False): expected "
-                            "a 5-D input (N, C, D, H, W), got shape (1, 2, 6, 6)"):
-        nn.MaxPool3d(2)(x)
+                            "a 5-D input (N, C, D, H, W) or a 4-D one (C, D, H, W), got shape (2, 6, 6)"):
+        nn.MaxPool3d(2)(x[0])
+
+
+def test_adaptive_pool3d_layers_return_the_pair_and_name_the_layout_they_expect():
+    x = ag.tensor(distinct(2, 2, 5, 4, 3))
+    y, indices = nn.AdaptiveMaxPool3d((3, None, 2), return_indices=True)(x)
+    assert indices.shape == y.shape == (2, 2, 3, 4, 2)
+    assert nn.AdaptiveAvgPool3d(1)(x).shape == (2, 2, 1, 1, 1)
+    for layer in (nn.AdaptiveMaxPool3d(2), nn.AdaptiveAvgPool3d(2)):
+        with raises(ValueError, f"{layer!r}: expected a 5-D input (N, C, D, H, W) or a 4-D one (C, D, H, W), "
+                                "got shape (5, 4, 3)"):
+            layer(x[0, 0])
 
 
 @pytest.mark.parametrize("call, exc, message", [
@@ -246,21 +276,29 @@ def test_layers_with_return_indices_return_the_pair():
      "avg_pool2d: count_include_pad must be True or False, got None"),
     (lambda x: F.avg_pool2d(x, 2, divisor_override=0), ValueError,
      "avg_pool2d: divisor_override must be a nonzero int or None, got 0"),
-    (lambda x: F.avg_pool3d(x, 2), ValueError,
-     "avg_pool3d: expected input of shape (N, C, D, H, W), got shape (1, 2, 6, 6) (4 dimensions)"),
+    (lambda x: F.avg_pool3d(x[0], 2), ValueError,
+     "avg_pool3d: expected input of shape (N, C, D, H, W) or (C, D, H, W), got shape (2, 6, 6) (3 dimensions)"),
     (lambda x: F.adaptive_max_pool2d(x, (2, 2, 2)), ValueError,
      "adaptive_max_pool2d: output_size must be an int or a tuple of 2 ints (None keeps a size), got (2, 2, 2)"),
     (lambda x: F.adaptive_max_pool2d(x, (0, 2)), ValueError,
      "adaptive_max_pool2d: output_size must be ≥ 1, got (0, 2)"),
+    (lambda x: F.adaptive_avg_pool3d(x[0], 2), ValueError,
+     "adaptive_avg_pool3d: expected input of shape (N, C, D, H, W) or (C, D, H, W), got shape (2, 6, 6) "
+     "(3 dimensions)"),
+    (lambda x: F.adaptive_max_pool3d(x[0], 2), ValueError,
+     "adaptive_max_pool3d: expected input of shape (N, C, D, H, W) or (C, D, H, W), got shape (2, 6, 6) "
+     "(3 dimensions)"),
+    (lambda x: F.adaptive_max_pool3d(x, (2, 2)), ValueError,
+     "adaptive_max_pool3d: output_size must be an int or a tuple of 3 ints (None keeps a size), got (2, 2)"),
     (lambda x: F.adaptive_max_pool1d(x, 2), ValueError,
-     "adaptive_max_pool1d: expected input of shape (N, C, L), got shape (1, 2, 6, 6) (4 dimensions)"),
+     "adaptive_max_pool1d: expected input of shape (N, C, L) or (C, L), got shape (1, 2, 6, 6) (4 dimensions)"),
 ])
 def test_bad_options_name_what_was_expected(call, exc, message):
     with raises(exc, message):
         call(ag.zeros(1, 2, 6, 6))
 
 
-@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("n", [1, 2, 3])
 def test_adaptive_max_pool_indices_match_torch_on_ties_and_nan(n):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(n)
@@ -275,7 +313,7 @@ def test_adaptive_max_pool_indices_match_torch_on_ties_and_nan(n):
         np.testing.assert_array_equal(indices.data, expected[1].numpy())
 
 
-@pytest.mark.parametrize("n, size", [(1, 3), (2, (3, 2)), (2, 5)])
+@pytest.mark.parametrize("n, size", [(1, 3), (2, (3, 2)), (2, 5), (3, (3, None, 2))])
 def test_adaptive_avg_pool_keeps_inf_and_nan_in_their_windows(n, size):
     """A matmul by the averaging matrices would spread them through the 0 weights (0·inf is NaN)."""
     torch = pytest.importorskip("torch")

@@ -54,6 +54,9 @@ LAYER_CASES = [
     (lambda: nn.AdaptiveMaxPool1d(3), (2, 3, 7)),
     (lambda: nn.AdaptiveMaxPool2d((3, 2)), (2, 3, 7, 5)),
     (lambda: nn.ConvTranspose3d(2, 4, 2, stride=2, padding=(0, 1, 0)), (1, 2, 3, 3, 2)),
+    (lambda: nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2), (2, 4, 5)),
+    (lambda: nn.AdaptiveAvgPool3d((2, None, 3)), (1, 2, 5, 4, 7)),
+    (lambda: nn.AdaptiveMaxPool3d((3, 2, 2)), (1, 2, 5, 4, 3)),
     (lambda: nn.BatchNorm1d(3), (4, 3, 5)),
     (lambda: nn.BatchNorm2d(3, momentum=None), (4, 3, 4, 4)),
     (lambda: nn.BatchNorm2d(3, eps=1e-3, affine=False, track_running_stats=False), (4, 3, 4, 4)),
@@ -246,6 +249,32 @@ def test_a_pytorch_model_whose_forward_is_a_chain_comes_across_and_can_be_drawn(
     assert "fc.weight" in str(ag.explain(loss, model.fc.weight, params=model))
 
 
+class TorchChain3d(tnn.Module):
+    """A 3-d PyTorch model whose forward pools with F.adaptive_avg_pool3d between its layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = tnn.Conv3d(2, 3, 2)
+        self.fc = tnn.Linear(3 * 2 * 1 * 2, 4)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(tnn.functional.adaptive_avg_pool3d(self.conv(x), (2, 1, 2)), 1))
+
+
+def test_a_chain_calling_adaptive_avg_pool3d_comes_across_as_the_layer():
+    torch.manual_seed(0)
+    reference = TorchChain3d().double()
+    model = nn.from_torch(reference)
+    assert [type(m).__name__ for m in model] == ["Conv3d", "AdaptiveAvgPool3d", "Flatten", "Linear"]
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 4, 6))
+    out, gx, grads, g = _chainrule_pass(model, x)
+    out_t, gx_t, grads_t = _torch_pass(reference, x, g)
+    _close(out, out_t, 1e-10, "output")
+    _close(gx, gx_t, 1e-10, "input gradient")
+    for name in grads_t:
+        _close(grads[name], grads_t[name], 1e-10, name)
+
+
 def test_a_pytorch_sequential_comes_across():
     reference = tnn.Sequential(tnn.Conv2d(1, 2, 3), tnn.ReLU(), tnn.Flatten(), tnn.Linear(72, 3))
     model = nn.from_torch(reference)
@@ -283,7 +312,8 @@ class Unused(tnn.Module):
 
 
 @pytest.mark.parametrize("make", [lambda: nn.MaxPool2d(3, 2, 1, return_indices=True),
-                                  lambda: nn.AdaptiveMaxPool1d(3, return_indices=True)])
+                                  lambda: nn.AdaptiveMaxPool1d(3, return_indices=True),
+                                  lambda: nn.AdaptiveMaxPool3d((3, None, 2), return_indices=True)])
 def test_pools_returning_indices_cross_with_their_indices(make):
     layer = make()
     x = np.random.default_rng(0).standard_normal((2, 3) + (7,) * layer.n)
