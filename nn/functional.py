@@ -284,8 +284,25 @@ def _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, 
     xg = x.reshape(N, groups, C // groups, math.prod(spatial))
     wg = w.reshape(groups, C // groups, -1).mT  # (G, K/G·KH·KW, C/G): the conv weight matrix, transposed
     cols = (wg @ xg).reshape((N, K) + kernel + spatial)  # every input pixel's contribution to its window
-    y = ag.fold(cols, out, kernel, stride, padding, dilation)  # col2im adds overlaps, then crops the padding
-    return _add_channel_bias(y, b)
+    return _add_channel_bias(_cropped(_fold_every_window(cols, kernel, stride, dilation), padding, out), b)
+
+
+def _fold_every_window(cols, kernel, stride, dilation):
+    """col2im onto the full extent the windows cover, (i − 1)·s + d·(k − 1) + 1 per axis: overlaps added."""
+    spatial = cols.shape[2 + len(kernel):]
+    full = tuple((i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(spatial, stride, dilation, kernel))
+    return ag.fold(cols, full, kernel, stride, 0, dilation)
+
+
+def _cropped(y, padding, out):
+    """y[..., p : p + out] per spatial axis; past y's end (output_padding beyond the last window) come zeros."""
+    full = tuple(y.shape[2:])
+    ends = tuple(p + o for p, o in zip(padding, out))
+    if any(e > f for e, f in zip(ends, full)):
+        y = ag.pad(y, ((0, 0), (0, 0)) + tuple((0, max(0, e - f)) for e, f in zip(ends, full)))
+    if not any(padding):  # then out = full + output_padding: the zeros made y just long enough
+        return y
+    return y[(slice(None), slice(None)) + tuple(slice(p, e) for p, e in zip(padding, ends))]
 
 
 @takes_unbatched(1)

@@ -79,6 +79,20 @@ def test_conv_transpose3d_matches_torch(xs, ws, kwargs):
                   arrays(xs, ws, (ws[1] * kwargs.get("groups", 1),)))
 
 
+@pytest.mark.parametrize("n, xs, ws, kwargs", [
+    (1, (2, 4, 5), (4, 2, 3), dict(dilation=3, output_padding=2)),  # output_padding ≥ stride: zeros past the windows
+    (1, (2, 4, 5), (4, 2, 3), dict(padding=1, dilation=3, output_padding=2, groups=2)),
+    (2, (1, 2, 4, 3), (2, 3, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(3, 2), output_padding=(2, 1))),
+    (3, (1, 2, 3, 3, 2), (2, 1, 2, 2, 2), dict(stride=2, padding=1, dilation=2, output_padding=1)),
+])
+def test_conv_transpose_output_padding_up_to_the_dilation_matches_torch(n, xs, ws, kwargs):
+    """PyTorch allows output_padding < max(stride, dilation): the extra rows lie past the last window."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = getattr(F, f"conv_transpose{n}d"), getattr(torch.nn.functional, f"conv_transpose{n}d")
+    against_torch(lambda x, w, b: ours(x, w, b, **kwargs), lambda x, w, b: theirs(x, w, b, **kwargs),
+                  arrays(xs, ws, (ws[1] * kwargs.get("groups", 1),)))
+
+
 def test_conv_transpose3d_is_the_adjoint_of_conv3d():
     x, w, g = (rng.standard_normal(s) for s in ((2, 3, 5, 4, 6), (4, 3, 3, 2, 3), (2, 4, 3, 3, 3)))
     kwargs = dict(stride=2, padding=1)
