@@ -107,7 +107,8 @@ def _recorded(arg):
 def layer_rule(rule):
     """Decorator for a composite (outside its `scoped`): record each graph-building call with its rule.
 
-    Costs one attribute write per call when a graph is recorded; nothing under no_grad.
+    The rule's Y is the composite's output, or the first of the tensors it returns (a pooling's values,
+    not their indices). Costs one attribute write per call when a graph is recorded; nothing under no_grad.
     """
     def decorate(fn):
         signature = inspect.signature(fn)
@@ -116,7 +117,8 @@ def layer_rule(rule):
         def wrapper(*args, **kwargs):
             outer = state.scope
             out = fn(*args, **kwargs)
-            node = out._node if isinstance(out, Tensor) else None
+            y = out[0] if isinstance(out, tuple) else out
+            node = y._node if isinstance(y, Tensor) else None
             depth = len(outer)
             if node is not None and node.scope[:depth + 1] == outer + (rule.name,):  # made by this call
                 node.layer = LayerCall(rule, signature, [_recorded(a) for a in args],

@@ -234,24 +234,79 @@ def _avg_pool_gradients(args, y, g):
     return _pool_gradients(args, y, g, _evenly)
 
 
+#: The max and mean of each window and their VJPs, in lecture form (the pools and the adaptive pools).
+_MAX = (("Y = max of each window", r"Y_w = \max_{i \in w} X_i"),
+        ("∂L/∂X = ḡ routed to the arg-max",
+         r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \bar{g}_w\, \frac{[X_i = Y_w]}{\#\mathrm{argmax}_w}",
+         "each window's ḡ goes to the element that won its max; tied winners share it evenly"))
+_MEAN = (("Y = mean of each window", r"Y_w = \frac{1}{\lvert w \rvert} \sum_{i \in w} X_i"),
+         ("∂L/∂X = ḡ / |w| to all of w",
+          r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \frac{\bar{g}_w}{\lvert w \rvert}"))
+
+
 def _pool_rule(name, kind):
     if kind == "max":
-        vjp = ("∂L/∂X = ḡ routed to the arg-max",
-               r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \bar{g}_w\, \frac{[X_i = Y_w]}{\#\mathrm{argmax}_w}",
-               "each window's ḡ goes to the element that won its max; tied winners share it evenly")
-        return LayerRule(name, {"x": "X"}, ("Y = max of each window", r"Y_w = \max_{i \in w} X_i"), {"x": vjp},
-                         _max_pool_gradients, options=("kernel_size", "stride", "padding", "dilation", "ceil_mode"))
-    vjp = ("∂L/∂X = ḡ / |w| to all of w",
-           r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \frac{\bar{g}_w}{\lvert w \rvert}",
-           "each window w shares its ḡ evenly among its |w| elements (zero padding counts unless "
-           "count_include_pad=False)")
-    forward = ("Y = mean of each window", r"Y_w = \frac{1}{\lvert w \rvert} \sum_{i \in w} X_i")
+        forward, vjp = _MAX
+        return LayerRule(name, {"x": "X"}, forward, {"x": vjp}, _max_pool_gradients,
+                         options=("kernel_size", "stride", "padding", "dilation", "ceil_mode"))
+    forward, vjp = _MEAN
+    vjp += ("each window w shares its ḡ evenly among its |w| elements (zero padding counts unless "
+            "count_include_pad=False)",)
     return LayerRule(name, {"x": "X"}, forward, {"x": vjp}, _avg_pool_gradients,
                      options=("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"))
 
 
 MAX_POOL1D, MAX_POOL2D, MAX_POOL3D = (_pool_rule(f"max_pool{n}d", "max") for n in (1, 2, 3))
 AVG_POOL1D, AVG_POOL2D, AVG_POOL3D = (_pool_rule(f"avg_pool{n}d", "avg") for n in (1, 2, 3))
+
+
+def _adaptive_boxes(x, y):
+    """Per output position (o₀, o₁, …) of an adaptive pooling, the slice of x's spatial axes its window covers."""
+    from .pooling import _adaptive_bounds
+
+    bounds = [list(zip(*_adaptive_bounds(size, out))) for size, out in zip(x.shape[2:], y.shape[2:])]
+    for position in np.ndindex(*y.shape[2:]):
+        yield position, tuple(slice(*bounds[axis][o]) for axis, o in enumerate(position))
+
+
+def _adaptive_gradients(args, y, g, share):
+    """∂L/∂X: each window's ḡ spread over its box of X, element i getting ḡ · share(box values, window's Y)."""
+    x = args["x"]
+    gx = np.zeros_like(x)
+    everything = (slice(None), slice(None))
+    for position, box in _adaptive_boxes(x, y):
+        at = everything + position
+        gx[everything + box] += g[at][(Ellipsis,) + (None,) * len(box)] * share(x[everything + box], y[at])
+    return {"x": gx}
+
+
+def _to_winners(window, y):
+    """The engine's max rule inside one box: 1 / (number of winners) at each arg-max, 0 elsewhere."""
+    hits = (window == y[(Ellipsis,) + (None,) * (window.ndim - 2)]).astype(np.float64)
+    return hits / hits.sum(axis=tuple(range(2, window.ndim)), keepdims=True)
+
+
+def _to_all(window, y):
+    """1 / |w| to every element of the box."""
+    return np.full(window.shape, 1.0 / np.prod(window.shape[2:]))
+
+
+def _adaptive_rule(name, kind):
+    """Adaptive pooling: the windows are set by the sizes (⌊o·L/O⌋ … ⌈(o+1)·L/O⌉ − 1 along each axis)."""
+    if kind == "max":
+        (forward, vjp), share = _MAX, _to_winners
+    else:
+        (forward, vjp), share = _MEAN, _to_all
+        vjp += ("each window shares its ḡ evenly; windows overlap where the output size does not divide the "
+                "input's",)
+    return LayerRule(name, {"x": "X"}, forward, {"x": vjp},
+                     lambda args, y, g: _adaptive_gradients(args, y, g, share), options=("output_size",))
+
+
+ADAPTIVE_MAX_POOL1D, ADAPTIVE_MAX_POOL2D, ADAPTIVE_MAX_POOL3D = (
+    _adaptive_rule(f"adaptive_max_pool{n}d", "max") for n in (1, 2, 3))
+ADAPTIVE_AVG_POOL1D, ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL3D = (
+    _adaptive_rule(f"adaptive_avg_pool{n}d", "avg") for n in (1, 2, 3))
 
 
 def _centred(g, axes):

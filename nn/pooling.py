@@ -338,6 +338,7 @@ def _adaptive_avg_pool(x, output_size, n, op):
 
 
 @takes_unbatched(1)
+@layer_rule(rules.ADAPTIVE_AVG_POOL1D)
 @scoped("adaptive_avg_pool1d")
 def adaptive_avg_pool1d(x, output_size):
     """Average pooling to a fixed length: x (N, C, L) → (N, C, OL).
@@ -349,6 +350,7 @@ def adaptive_avg_pool1d(x, output_size):
 
 
 @takes_unbatched(2)
+@layer_rule(rules.ADAPTIVE_AVG_POOL2D)
 @scoped("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(x, output_size):
     """Average pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
@@ -361,6 +363,7 @@ def adaptive_avg_pool2d(x, output_size):
 
 
 @takes_unbatched(3)
+@layer_rule(rules.ADAPTIVE_AVG_POOL3D)
 @scoped("adaptive_avg_pool3d")
 def adaptive_avg_pool3d(x, output_size):
     """Average pooling to a fixed output size: x (N, C, D, H, W) → (N, C, OD, OH, OW).
@@ -407,6 +410,7 @@ def _adaptive_max_pool(x, output_size, return_indices, n, op):
 
 
 @takes_unbatched(1)
+@layer_rule(rules.ADAPTIVE_MAX_POOL1D)
 @scoped("adaptive_max_pool1d")
 def adaptive_max_pool1d(x, output_size, return_indices=False):
     """Max pooling to a fixed length: x (N, C, L) → (N, C, OL).
@@ -419,6 +423,7 @@ def adaptive_max_pool1d(x, output_size, return_indices=False):
 
 
 @takes_unbatched(2)
+@layer_rule(rules.ADAPTIVE_MAX_POOL2D)
 @scoped("adaptive_max_pool2d")
 def adaptive_max_pool2d(x, output_size, return_indices=False):
     """Max pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
@@ -431,6 +436,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
 
 
 @takes_unbatched(3)
+@layer_rule(rules.ADAPTIVE_MAX_POOL3D)
 @scoped("adaptive_max_pool3d")
 def adaptive_max_pool3d(x, output_size, return_indices=False):
     """Max pooling to a fixed output size: x (N, C, D, H, W) → (N, C, OD, OH, OW).

@@ -17,11 +17,11 @@ def tensor(*shape, grad=True):
     return ag.tensor(RNG.standard_normal(shape), dtype=np.float64, requires_grad=grad)
 
 
-def assert_rule_is_the_engines(fn, *args, **options):
+def assert_rule_is_the_engines(fn, *args, rule=None, **options):
     """Call the composite, send a random ḡ back through the engine, and compare with its recorded rule."""
     y = fn(*args, **options)
     call = y.grad_fn.layer
-    assert isinstance(call, LayerCall) and call.rule is fn.layer_rule
+    assert isinstance(call, LayerCall) and call.rule is (rule or fn.layer_rule)
     inputs = {p: t for p, t in zip(call.args, args) if isinstance(t, ag.Tensor) and t.requires_grad}
     g = RNG.standard_normal(y.shape)
     engine = ag.grad(y, list(inputs.values()), grad_outputs=ag.tensor(g))
@@ -127,6 +127,31 @@ def test_pool3d(fn, options):
                                ceil_mode=True, **options)
 
 
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("shape, output_size", [
+    ((2, 3, 10), 4),  # overlapping windows: 10 into 4
+    ((2, 2, 7, 5), (3, None)),
+    ((1, 2, 5, 6, 4), (2, 4, 3)),  # enlarging the last axis: windows of one element, shared
+])
+def test_adaptive_pools(kind, shape, output_size):
+    fn = getattr(F, f"adaptive_{kind}_pool{len(shape) - 2}d")
+    assert_rule_is_the_engines(fn, tensor(*shape), output_size)
+
+
+def test_adaptive_max_pool_ties_share_the_gradient():
+    x = ag.tensor(np.ones((1, 1, 5, 5)), requires_grad=True)
+    assert_rule_is_the_engines(F.adaptive_max_pool2d, x, 2)
+
+
+@pytest.mark.parametrize("fn", [F.max_pool2d, F.adaptive_max_pool2d])
+def test_a_call_that_also_returns_indices_has_its_rule(fn):
+    """The rule's Y is the pooled values, the first of the (values, indices) pair."""
+    values, _ = fn(tensor(2, 3, 6, 6), 3, return_indices=True)
+    assert values.grad_fn.layer.rule is fn.layer_rule
+    assert_rule_is_the_engines(lambda *args, **options: fn(*args, **options, return_indices=True)[0],
+                               tensor(2, 3, 6, 6), 3, rule=fn.layer_rule)
+
+
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 2, 2)])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])
@@ -151,7 +176,9 @@ def test_mean_subtraction_backward_is_mean_subtraction(axis):
 
 def test_every_composite_with_a_rule_is_tested_here():
     tested = {"conv3d", "conv2d", "conv1d", "linear", "cross_entropy", "softmax", "log_softmax", "max_pool2d", "avg_pool2d",
-              "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "batch_norm"}
+              "max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "batch_norm", "adaptive_max_pool1d",
+              "adaptive_max_pool2d", "adaptive_max_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+              "adaptive_avg_pool3d"}
     with_rules = {name for name in F.__all__ if hasattr(getattr(F, name), "layer_rule")}
     assert with_rules == tested
 
