@@ -212,9 +212,9 @@ def _conv_wide(x, w, pads, kernel, stride, dilation, out):
     return y[:, :, :, :out[1]]
 
 
-@takes_unbatched(1)
 @layer_rule(rules.CONV1D)
 @scoped("conv1d")
+@takes_unbatched(1)
 def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d cross-correlation, like PyTorch: x (N, C, L), w (K, C/groups, KL), b (K,) → (N, K, OL).
 
@@ -225,9 +225,9 @@ def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(x, w, b, stride, padding, dilation, groups, "conv1d", 1)
 
 
-@takes_unbatched(2)
 @layer_rule(rules.CONV2D)
 @scoped("conv2d")
+@takes_unbatched(2)
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d cross-correlation, like PyTorch: x (N, C, H, W), w (K, C/groups, KH, KW), b (K,) → (N, K, OH, OW).
 
@@ -242,9 +242,9 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(x, w, b, stride, padding, dilation, groups, "conv2d", 2)
 
 
-@takes_unbatched(3)
 @layer_rule(rules.CONV3D)
 @scoped("conv3d")
+@takes_unbatched(3)
 def conv3d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """3-d cross-correlation, like PyTorch: x (N, C, D, H, W), w (K, C/groups, KD, KH, KW), b (K,) → (N, K, OD, OH, OW).
 
@@ -305,8 +305,8 @@ def _cropped(y, padding, out):
     return y[(slice(None), slice(None)) + tuple(slice(p, e) for p, e in zip(padding, ends))]
 
 
-@takes_unbatched(1)
 @scoped("conv_transpose1d")
+@takes_unbatched(1)
 def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-d transposed convolution (the adjoint of conv1d in x): x (N, C, L), w (C, K/groups, KL) → (N, K, OL).
 
@@ -315,8 +315,8 @@ def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     return _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, "conv_transpose1d", 1)
 
 
-@takes_unbatched(2)
 @scoped("conv_transpose2d")
+@takes_unbatched(2)
 def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-d transposed convolution, PyTorch's layout: x (N, C, H, W), w (C, K/groups, KH, KW), b (K,) → (N, K, OH, OW).
 
@@ -328,8 +328,8 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     return _conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation, "conv_transpose2d", 2)
 
 
-@takes_unbatched(3)
 @scoped("conv_transpose3d")
+@takes_unbatched(3)
 def conv_transpose3d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """3-d transposed convolution (the adjoint of conv3d in x): x (N, C, D, H, W), w (C, K/groups, KD, KH, KW),
     b (K,) → (N, K, OD, OH, OW).

@@ -81,6 +81,17 @@ def _full_convolution(g, w, stride, dilation):
     return gx
 
 
+def _one_example_too(gradients, n):
+    """A rule written for a batch x (N, C, *S) with n spatial axes that also takes one example x (C, *S), as its
+    composite does (`nn._checks.takes_unbatched`): the example is computed as the batch of one."""
+    def run(args, y, g):
+        if args["x"].ndim == n + 2:
+            return gradients(args, y, g)
+        grads = gradients({**args, "x": args["x"][None]}, y[None], g[None])
+        return {**grads, "x": grads["x"][0]}
+    return run
+
+
 def _conv_rule(name, positions):
     return LayerRule(
         name, {"x": "X", "w": "W", "b": "b"},
@@ -93,7 +104,7 @@ def _conv_rule(name, positions):
          "b": ("∂L/∂b = Σ ḡ",
                rf"\frac{{\partial L}}{{\partial b_k}} = \sum_{{{positions}}} \bar{{g}}_{{n,k,{positions[2:]}}}",
                "ḡ summed over the batch and every output position")},
-        _conv_gradients, options=("stride", "padding", "dilation", "groups"))
+        _one_example_too(_conv_gradients, positions.count(",")), options=("stride", "padding", "dilation", "groups"))
 
 
 CONV1D = _conv_rule("conv1d", "n,l")
@@ -244,20 +255,20 @@ _MEAN = (("Y = mean of each window", r"Y_w = \frac{1}{\lvert w \rvert} \sum_{i \
           r"\frac{\partial L}{\partial X_i} = \sum_{w \ni i} \frac{\bar{g}_w}{\lvert w \rvert}"))
 
 
-def _pool_rule(name, kind):
+def _pool_rule(n, kind):
     if kind == "max":
         forward, vjp = _MAX
-        return LayerRule(name, {"x": "X"}, forward, {"x": vjp}, _max_pool_gradients,
+        return LayerRule(f"max_pool{n}d", {"x": "X"}, forward, {"x": vjp}, _one_example_too(_max_pool_gradients, n),
                          options=("kernel_size", "stride", "padding", "dilation", "ceil_mode"))
     forward, vjp = _MEAN
     vjp += ("each window w shares its ḡ evenly among its |w| elements (zero padding counts unless "
             "count_include_pad=False)",)
-    return LayerRule(name, {"x": "X"}, forward, {"x": vjp}, _avg_pool_gradients,
+    return LayerRule(f"avg_pool{n}d", {"x": "X"}, forward, {"x": vjp}, _one_example_too(_avg_pool_gradients, n),
                      options=("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"))
 
 
-MAX_POOL1D, MAX_POOL2D, MAX_POOL3D = (_pool_rule(f"max_pool{n}d", "max") for n in (1, 2, 3))
-AVG_POOL1D, AVG_POOL2D, AVG_POOL3D = (_pool_rule(f"avg_pool{n}d", "avg") for n in (1, 2, 3))
+MAX_POOL1D, MAX_POOL2D, MAX_POOL3D = (_pool_rule(n, "max") for n in (1, 2, 3))
+AVG_POOL1D, AVG_POOL2D, AVG_POOL3D = (_pool_rule(n, "avg") for n in (1, 2, 3))
 
 
 def _adaptive_boxes(x, y):
@@ -291,7 +302,7 @@ def _to_all(window, y):
     return np.full(window.shape, 1.0 / np.prod(window.shape[2:]))
 
 
-def _adaptive_rule(name, kind):
+def _adaptive_rule(n, kind):
     """Adaptive pooling: the windows are set by the sizes (⌊o·L/O⌋ … ⌈(o+1)·L/O⌉ − 1 along each axis)."""
     if kind == "max":
         (forward, vjp), share = _MAX, _to_winners
@@ -299,14 +310,13 @@ def _adaptive_rule(name, kind):
         (forward, vjp), share = _MEAN, _to_all
         vjp += ("each window shares its ḡ evenly; windows overlap where the output size does not divide the "
                 "input's",)
-    return LayerRule(name, {"x": "X"}, forward, {"x": vjp},
-                     lambda args, y, g: _adaptive_gradients(args, y, g, share), options=("output_size",))
+    return LayerRule(f"adaptive_{kind}_pool{n}d", {"x": "X"}, forward, {"x": vjp},
+                     _one_example_too(lambda args, y, g: _adaptive_gradients(args, y, g, share), n),
+                     options=("output_size",))
 
 
-ADAPTIVE_MAX_POOL1D, ADAPTIVE_MAX_POOL2D, ADAPTIVE_MAX_POOL3D = (
-    _adaptive_rule(f"adaptive_max_pool{n}d", "max") for n in (1, 2, 3))
-ADAPTIVE_AVG_POOL1D, ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL3D = (
-    _adaptive_rule(f"adaptive_avg_pool{n}d", "avg") for n in (1, 2, 3))
+ADAPTIVE_MAX_POOL1D, ADAPTIVE_MAX_POOL2D, ADAPTIVE_MAX_POOL3D = (_adaptive_rule(n, "max") for n in (1, 2, 3))
+ADAPTIVE_AVG_POOL1D, ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL3D = (_adaptive_rule(n, "avg") for n in (1, 2, 3))
 
 
 def _centred(g, axes):

@@ -212,46 +212,46 @@ _AVG_DOC = """Mean of each {window} window: x {x} → {y}; stride defaults to ke
     """
 
 
-@takes_unbatched(1)
 @layer_rule(rules.MAX_POOL1D)
 @scoped("max_pool1d")
+@takes_unbatched(1)
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     return _max_pool(x, 1, "max_pool1d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-@takes_unbatched(2)
 @layer_rule(rules.MAX_POOL2D)
 @scoped("max_pool2d")
+@takes_unbatched(2)
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     return _max_pool(x, 2, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-@takes_unbatched(3)
 @layer_rule(rules.MAX_POOL3D)
 @scoped("max_pool3d")
+@takes_unbatched(3)
 def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     return _max_pool(x, 3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-@takes_unbatched(1)
 @layer_rule(rules.AVG_POOL1D)
 @scoped("avg_pool1d")
+@takes_unbatched(1)
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     return _avg_pool(x, 1, "avg_pool1d", kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-@takes_unbatched(2)
 @layer_rule(rules.AVG_POOL2D)
 @scoped("avg_pool2d")
+@takes_unbatched(2)
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     return _avg_pool(x, 2, "avg_pool2d", kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
-@takes_unbatched(3)
 @layer_rule(rules.AVG_POOL3D)
 @scoped("avg_pool3d")
+@takes_unbatched(3)
 def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     return _avg_pool(x, 3, "avg_pool3d", kernel_size, stride, padding, ceil_mode, count_include_pad,
@@ -337,9 +337,9 @@ def _adaptive_avg_pool(x, output_size, n, op):
     return x
 
 
-@takes_unbatched(1)
 @layer_rule(rules.ADAPTIVE_AVG_POOL1D)
 @scoped("adaptive_avg_pool1d")
+@takes_unbatched(1)
 def adaptive_avg_pool1d(x, output_size):
     """Average pooling to a fixed length: x (N, C, L) → (N, C, OL).
 
@@ -349,9 +349,9 @@ def adaptive_avg_pool1d(x, output_size):
     return _adaptive_avg_pool(x, output_size, 1, "adaptive_avg_pool1d")
 
 
-@takes_unbatched(2)
 @layer_rule(rules.ADAPTIVE_AVG_POOL2D)
 @scoped("adaptive_avg_pool2d")
+@takes_unbatched(2)
 def adaptive_avg_pool2d(x, output_size):
     """Average pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
 
@@ -362,9 +362,9 @@ def adaptive_avg_pool2d(x, output_size):
     return _adaptive_avg_pool(x, output_size, 2, "adaptive_avg_pool2d")
 
 
-@takes_unbatched(3)
 @layer_rule(rules.ADAPTIVE_AVG_POOL3D)
 @scoped("adaptive_avg_pool3d")
+@takes_unbatched(3)
 def adaptive_avg_pool3d(x, output_size):
     """Average pooling to a fixed output size: x (N, C, D, H, W) → (N, C, OD, OH, OW).
 
@@ -409,9 +409,9 @@ def _adaptive_max_pool(x, output_size, return_indices, n, op):
     return y, _flat_index(winners, spatial)
 
 
-@takes_unbatched(1)
 @layer_rule(rules.ADAPTIVE_MAX_POOL1D)
 @scoped("adaptive_max_pool1d")
+@takes_unbatched(1)
 def adaptive_max_pool1d(x, output_size, return_indices=False):
     """Max pooling to a fixed length: x (N, C, L) → (N, C, OL).
 
@@ -422,9 +422,9 @@ def adaptive_max_pool1d(x, output_size, return_indices=False):
     return _adaptive_max_pool(x, output_size, return_indices, 1, "adaptive_max_pool1d")
 
 
-@takes_unbatched(2)
 @layer_rule(rules.ADAPTIVE_MAX_POOL2D)
 @scoped("adaptive_max_pool2d")
+@takes_unbatched(2)
 def adaptive_max_pool2d(x, output_size, return_indices=False):
     """Max pooling to a fixed output size: x (N, C, H, W) → (N, C, OH, OW).
 
@@ -435,9 +435,9 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     return _adaptive_max_pool(x, output_size, return_indices, 2, "adaptive_max_pool2d")
 
 
-@takes_unbatched(3)
 @layer_rule(rules.ADAPTIVE_MAX_POOL3D)
 @scoped("adaptive_max_pool3d")
+@takes_unbatched(3)
 def adaptive_max_pool3d(x, output_size, return_indices=False):
     """Max pooling to a fixed output size: x (N, C, D, H, W) → (N, C, OD, OH, OW).
 

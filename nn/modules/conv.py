@@ -117,7 +117,7 @@ class _Conv(_ConvNd):
         """x padded in padding_mode (PyTorch's widths: 'same' puts the odd one after), checked against its size."""
         mode = PADDING_MODES[self.padding_mode]
         pads = F._conv_padding(self.padding, self.kernel_size, self.stride, self.dilation, self.describe())
-        spatial = tuple(x.shape[2:])
+        spatial = tuple(x.shape[x.ndim - self.n:])
         widest = tuple(max(p) for p in pads)
         if mode == "reflect" and any(w >= n for w, n in zip(widest, spatial)):
             raise ValueError(f"{self.describe()}: padding_mode='reflect' needs padding smaller than the input "

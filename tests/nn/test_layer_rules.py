@@ -152,6 +152,19 @@ def test_a_call_that_also_returns_indices_has_its_rule(fn):
                                tensor(2, 3, 6, 6), 3, rule=fn.layer_rule)
 
 
+@pytest.mark.parametrize("fn, args, options", [
+    (F.conv2d, lambda: (tensor(3, 7, 6), tensor(4, 3, 3, 3), tensor(4)), {"padding": 1}),
+    (F.conv1d, lambda: (tensor(2, 9), tensor(3, 2, 3)), {"stride": 2}),
+    (F.max_pool2d, lambda: (tensor(3, 6, 6), 2), {}),
+    (F.avg_pool3d, lambda: (tensor(2, 4, 4, 4), 2), {}),
+    (F.adaptive_avg_pool2d, lambda: (tensor(2, 7, 5), (3, 2)), {}),
+    (F.adaptive_max_pool1d, lambda: (tensor(2, 10), 4), {}),
+])
+def test_one_example_keeps_its_rule(fn, args, options):
+    """A call on one example (no batch axis) is one layer call, its rule computed as the batch of one."""
+    assert_rule_is_the_engines(fn, *args(), **options)
+
+
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 2, 2)])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])

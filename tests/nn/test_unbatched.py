@@ -85,6 +85,8 @@ def test_indices_of_one_example(pool, n):
 
 @pytest.mark.parametrize("layer, shape", [
     (lambda: nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), (3, 6, 5)),
+    (lambda: nn.Conv2d(3, 2, 3, padding=(3, 1), padding_mode="reflect"), (3, 10, 3)),  # rows padded more than W
+    (lambda: nn.Conv2d(3, 2, 3, padding=(3, 1), padding_mode="circular"), (3, 10, 2)),
     (lambda: nn.Conv1d(2, 3, 3), (2, 8)),
     (lambda: nn.ConvTranspose2d(3, 2, 2, stride=2), (3, 4, 4)),
     (lambda: nn.MaxPool2d(2), (3, 6, 6)),
@@ -96,6 +98,16 @@ def test_layers_take_one_example(layer, shape):
     x = normal(*shape)
     y, y_batch = layer(ag.tensor(x)), layer(ag.tensor(x[None]))
     np.testing.assert_allclose(y.data, y_batch.data[0], rtol=1e-6)
+
+
+def test_one_example_is_one_layer_step():
+    """The batch axis is added and dropped inside the layer's scope: explain shows the conv as one step."""
+    x = ag.tensor(normal(1, 6, 6), requires_grad=True)
+    w = ag.tensor(normal(2, 1, 3, 3), requires_grad=True)
+    loss = F.max_pool2d(F.conv2d(x, w, padding=1), 2).sum()
+    text = str(ag.explain(loss, x, level="layer"))
+    assert "getitem" not in text.lower()
+    assert "conv2d" in text and "max_pool2d" in text
 
 
 def test_a_model_classifies_one_image():
