@@ -25,6 +25,14 @@ def test_one_case_per_suite_runs_in_process(suite):
         assert 0 <= result["extra"]["test_accuracy"] <= 1
 
 
+def test_the_mean_of_the_steps_is_a_statistic_of_rows():
+    result = worker.measure("engine", "chain_100k", "ours", repeat=3, warmup=1, tiny=True)
+    assert result["mean_ms"] == pytest.approx(sum(result["times_ms"]) / 3)
+    assert min(result["times_ms"]) <= result["mean_ms"] <= max(result["times_ms"])
+    row = run.make_row(suite_cases("engine")["chain_100k"], {"ours": result}, stat="mean")
+    assert row["ours_ms"] == pytest.approx(result["mean_ms"], abs=1e-3)
+
+
 def test_torch_version_runs():
     pytest.importorskip("torch")
     result = worker.measure("conv", "maxpool_a", "torch", repeat=1, warmup=0, tiny=True)
