@@ -3,6 +3,7 @@ inputs conv and pooling take (`takes_unbatched`): each error names
 the op, what was expected and what came (`ints` and `check_fits` live with the window primitives,
 `autograd.ops.window`, which check the same arguments)."""
 import functools
+import inspect
 
 #: The input layout of a composite with 1, 2 or 3 spatial axes.
 LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
@@ -19,18 +20,24 @@ def check_layer_input(layer, x):
                          f"{UNBATCHED[n]}, got shape {tuple(x.shape)}")
 
 
-def takes_unbatched(n):
+def takes_unbatched(n, also=()):
     """Decorator for a conv or pooling composite over x (N, C, *spatial) with n spatial axes: it also takes
-    one example, x (C, *spatial), as PyTorch's do. That runs as a batch of one, x[None], and the batch axis
-    is dropped again from what the composite returns (from both tensors of a (y, indices) pair). Put it
-    innermost, inside the composite's `scoped`: the two reshapes then belong to the layer in pictures and
-    derivations, and its layer rule sees the example as its input."""
+    one example, x (C, *spatial), as PyTorch's do. That runs as a batch of one, x[None] (and the arguments
+    named in `also`, such as unpooling's indices, likewise), and the batch axis is dropped again from what the
+    composite returns (from both tensors of a (y, indices) pair). Put it innermost, inside the composite's
+    `scoped`: the reshapes then belong to the layer in pictures and derivations, and its layer rule sees the
+    example as its input."""
     def wrap(composite):
+        signature = inspect.signature(composite)
+
         @functools.wraps(composite)
         def call(x, *args, **kwargs):
             if getattr(x, "ndim", None) != n + 1:
                 return composite(x, *args, **kwargs)
-            out = composite(x[None], *args, **kwargs)
+            bound = signature.bind(x, *args, **kwargs)
+            for name in (next(iter(signature.parameters)), *also):
+                bound.arguments[name] = bound.arguments[name][None]
+            out = composite(*bound.args, **bound.kwargs)
             return tuple(o[0] for o in out) if isinstance(out, tuple) else out[0]
         return call
     return wrap

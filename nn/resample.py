@@ -23,7 +23,7 @@ import autograd as ag
 from autograd.grad_mode import scoped
 from autograd.ops.window import ints
 
-from ._checks import LAYOUTS, check_rank
+from ._checks import BATCHED_OR_NOT, LAYOUTS, check_rank, takes_unbatched
 
 
 def _index_along(axis, index):
@@ -277,6 +277,7 @@ def _plane_positions(indices, shape, op):
 
 
 @scoped("max_unpool2d")
+@takes_unbatched(2, also=("indices",))
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The partial inverse of max_pool2d: each x[n, c, i, j] put at flat position indices[n, c, i, j] of its
     (OH, OW) plane, zeros elsewhere (PyTorch's F.max_unpool2d; torch's max_pool2d(return_indices=True) gives such
@@ -287,7 +288,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     PyTorch, which writes one; each copy then gets ḡ/k, where PyTorch gives each the whole ḡ).
     """
     op = "max_unpool2d"
-    check_rank(x, 4, "(N, C, H, W)", op)
+    check_rank(x, 4, BATCHED_OR_NOT[2], op)
     indices = np.asarray(indices.data if isinstance(indices, ag.Tensor) else indices)
     if indices.shape != tuple(x.shape):
         raise ValueError(f"{op}: indices must have the input's shape {tuple(x.shape)}, got {indices.shape}")

@@ -83,6 +83,16 @@ def test_indices_of_one_example(pool, n):
     np.testing.assert_array_equal(y.data, y_batch.data[0])
 
 
+def test_unpooling_one_example_against_torch():
+    torch = pytest.importorskip("torch")
+    x = normal(3, 6, 6)
+    y, indices = F.max_pool2d(ag.tensor(x), 2, return_indices=True)
+    t_indices = torch.tensor(indices.data)
+    against_torch(lambda y: F.max_unpool2d(y, indices, 2, output_size=(7, 7)),
+                  lambda y: torch.nn.functional.max_unpool2d(y, t_indices, 2, output_size=(7, 7)), [y.data])
+    assert nn.MaxUnpool2d(2)(y, indices=indices).shape == (3, 6, 6)
+
+
 @pytest.mark.parametrize("layer, shape", [
     (lambda: nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), (3, 6, 5)),
     (lambda: nn.Conv2d(3, 2, 3, padding=(3, 1), padding_mode="reflect"), (3, 10, 3)),  # rows padded more than W
