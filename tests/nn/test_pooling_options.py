@@ -109,28 +109,17 @@ def test_pool3d_matches_torch(shape, kernel, stride, padding, ceil_mode):
 @pytest.mark.parametrize("shape, size", [
     ((2, 3, 7, 5), (3, 2)), ((1, 2, 5, 7), (3, 4)), ((1, 2, 6, 8), (3, 4)), ((2, 1, 4, 5), (None, 3)),
     ((1, 1, 3, 3), 5), ((1, 2, 5, 6), 1),
-])
-def test_adaptive_max_pool2d_matches_torch_with_indices(shape, size):
-    torch = pytest.importorskip("torch")
-    x = distinct(*shape)
-    against_torch(lambda v: F.adaptive_max_pool2d(v, size),
-                  lambda v: torch.nn.functional.adaptive_max_pool2d(v, size), [x])
-    _, indices = F.adaptive_max_pool2d(ag.tensor(x), size, return_indices=True)
-    _, expected = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), size, return_indices=True)
-    np.testing.assert_array_equal(indices.data, expected.numpy())
-
-
-@pytest.mark.parametrize("shape, size", [
     ((2, 3, 5, 7, 6), (3, 4, 2)), ((1, 2, 7, 5, 3), (2, 5, 3)), ((2, 1, 4, 5, 6), (None, 3, None)),
     ((1, 1, 3, 3, 3), 5), ((1, 2, 4, 5, 6), 1),
 ])
-def test_adaptive_max_pool3d_matches_torch_with_indices(shape, size):
+def test_adaptive_max_pool_2d_and_3d_match_torch_with_indices(shape, size):
     torch = pytest.importorskip("torch")
+    name = f"adaptive_max_pool{len(shape) - 2}d"
+    ours, theirs = getattr(F, name), getattr(torch.nn.functional, name)
     x = distinct(*shape)
-    against_torch(lambda v: F.adaptive_max_pool3d(v, size),
-                  lambda v: torch.nn.functional.adaptive_max_pool3d(v, size), [x])
-    y, indices = F.adaptive_max_pool3d(ag.tensor(x), size, return_indices=True)
-    _, expected = torch.nn.functional.adaptive_max_pool3d(torch.tensor(x), size, return_indices=True)
+    against_torch(lambda v: ours(v, size), lambda v: theirs(v, size), [x])
+    y, indices = ours(ag.tensor(x), size, return_indices=True)
+    _, expected = theirs(torch.tensor(x), size, return_indices=True)
     assert indices.dtype == np.int64 and not indices.requires_grad and indices.shape == y.shape
     np.testing.assert_array_equal(indices.data, expected.numpy())
 

@@ -124,6 +124,17 @@ def _close(ours, theirs, tol, what):
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * scale, err_msg=what)
 
 
+def _same_passes(model, reference, x, tol):
+    """chainrule's model and PyTorch's give the same output, input gradient and parameter gradients."""
+    out, gx, grads, g = _chainrule_pass(model, x)
+    out_t, gx_t, grads_t = _torch_pass(reference, x, g)
+    _close(out, out_t, tol, "output")
+    _close(gx, gx_t, tol, "input gradient")
+    assert list(grads) == list(grads_t)
+    for name in grads:
+        _close(grads[name], grads_t[name], tol, f"gradient of {name}")
+
+
 def _check_twin(model, shape, dtype, tol=None):
     """to_torch(model) computes chainrule's outputs, gradients and running statistics; from_torch brings
     back the same class, parameters and outputs."""
@@ -134,14 +145,8 @@ def _check_twin(model, shape, dtype, tol=None):
     twin = nn.to_torch(model)
     assert {p.dtype for p in twin.parameters()} <= {getattr(torch, np.dtype(dtype).name)}
 
-    out, gx, grads, g = _chainrule_pass(model, x)
-    out_t, gx_t, grads_t = _torch_pass(twin, x, g)
     tol = tol or TOLERANCE[dtype]
-    _close(out, out_t, tol, "output")
-    _close(gx, gx_t, tol, "input gradient")
-    assert list(grads) == list(grads_t)
-    for name in grads:
-        _close(grads[name], grads_t[name], tol, f"gradient of {name}")
+    _same_passes(model, twin, x, tol)
     theirs = twin.state_dict()
     for name, value in model.state_dict().items():  # running statistics after a training step
         _close(value, theirs[name].numpy(), tol, name)
@@ -233,12 +238,7 @@ def test_a_pytorch_model_whose_forward_is_a_chain_comes_across_and_can_be_drawn(
     assert {p.data.dtype for p in model.parameters()} == {np.dtype(np.float64)}
 
     x = np.random.default_rng(0).standard_normal((2, 1, 8, 8))
-    out, gx, grads, g = _chainrule_pass(model, x)
-    out_t, gx_t, grads_t = _torch_pass(reference, x, g)
-    _close(out, out_t, 1e-10, "output")
-    _close(gx, gx_t, 1e-10, "input gradient")
-    for name in grads_t:
-        _close(grads[name], grads_t[name], 1e-10, name)
+    _same_passes(model, reference, x, 1e-10)
 
     logits = model(ag.from_numpy(x))
     loss = F.cross_entropy(logits, np.array([3, 1]))
@@ -267,12 +267,7 @@ def test_a_chain_calling_adaptive_avg_pool3d_comes_across_as_the_layer():
     model = nn.from_torch(reference)
     assert [type(m).__name__ for m in model] == ["Conv3d", "AdaptiveAvgPool3d", "Flatten", "Linear"]
     x = np.random.default_rng(0).standard_normal((2, 2, 5, 4, 6))
-    out, gx, grads, g = _chainrule_pass(model, x)
-    out_t, gx_t, grads_t = _torch_pass(reference, x, g)
-    _close(out, out_t, 1e-10, "output")
-    _close(gx, gx_t, 1e-10, "input gradient")
-    for name in grads_t:
-        _close(grads[name], grads_t[name], 1e-10, name)
+    _same_passes(model, reference, x, 1e-10)
 
 
 def test_a_pytorch_sequential_comes_across():
