@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -186,13 +187,14 @@ def format_markdown(report):
 
 
 def commit():
-    """The measured code's git commit, with '+dirty' when autograd/, nn/ or optim/ have uncommitted changes."""
+    """The measured code's git commit, with '+dirty' when autograd/, nn/, optim/ or benchmarks/ (its results
+    aside) have uncommitted changes."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     try:
         head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--", "autograd", "nn", "optim")
+        dirty = git("status", "--porcelain", "--", "autograd", "nn", "optim", "benchmarks", ":!benchmarks/results")
     except OSError:
         return None
     return (head + ("+dirty" if dirty else "")) or None
@@ -224,6 +226,20 @@ def _pick(tries, stat="median"):
         return tries[0]
     quiet = [t for t in timed if t[1] <= BUSY] or timed
     return min(quiet, key=lambda t: t[0][f"{stat}_ms"])
+
+
+def _ratios_by_round(row, stat):
+    """ours / torch (and ours / micrograd) within each round: the engines of a round ran one after the other, so
+    a slow spell of the machine moves both; `*_median` is the median of those ratios."""
+    ratios = {}
+    ours = row.get(f"ours_round_{stat}s_ms", [])
+    for other, key in (("torch", "ratio"), ("micrograd", "ratio_micrograd")):
+        theirs = row.get(f"{other}_round_{stat}s_ms", [])
+        if ours and len(theirs) == len(ours):
+            by_round = [round(a / b, 3) for a, b in zip(ours, theirs)]
+            ratios[f"{key}_by_round"] = by_round
+            ratios[f"{key}_by_round_median"] = round(statistics.median(by_round), 3)
+    return ratios
 
 
 def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1, log=print, stat="median"):
@@ -261,6 +277,7 @@ def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1,
             for engine, t in tries.items():
                 if len(t) > 1:
                     row[f"{engine}_round_{stat}s_ms"] = [round(r[f"{stat}_ms"], 3) for r, _ in t if "median_ms" in r]
+            row.update(_ratios_by_round(row, stat))
         rows.append(row)
     return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit(), "quick": tiny,
             "stat": stat, "machine": machine(), "rows": rows}

@@ -33,6 +33,12 @@ def test_the_mean_of_the_steps_is_a_statistic_of_rows():
     assert row["ours_ms"] == pytest.approx(result["mean_ms"], abs=1e-3)
 
 
+def test_ratios_pair_the_engines_round_by_round():
+    row = {"ours_round_mins_ms": [2.0, 3.0, 6.0], "torch_round_mins_ms": [4.0, 2.0, 6.0],
+           "micrograd_round_mins_ms": [1.0]}
+    assert run._ratios_by_round(row, "min") == {"ratio_by_round": [0.5, 1.5, 1.0], "ratio_by_round_median": 1.0}
+
+
 def test_torch_version_runs():
     pytest.importorskip("torch")
     result = worker.measure("conv", "maxpool_a", "torch", repeat=1, warmup=0, tiny=True)
