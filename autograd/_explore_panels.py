@@ -335,8 +335,9 @@ class Panels:
         for p in call.inputs():
             text, tex, gloss = rule.vjps[p]
             check = checks[p]
-            agreement = f"agrees with the engine to {number(check.error, 2)}" if check.error is not None else \
-                f"not compared: {check.why}"
+            agreement = f"not compared: {check.why}" if check.error is None else \
+                f"agrees with the engine to {number(check.error, 2)}" if check.agrees else \
+                f"DIFFERS from the engine by {number(check.error, 2)}"
             rows.append(f"<p class='math'>{math_html(tex)}</p><p class='note'>{_esc(gloss)}; {_esc(agreement)}</p>")
         return "".join(rows)
 

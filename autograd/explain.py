@@ -465,8 +465,10 @@ class _Layers:
             report._add("note", f"{gloss}; rule not compared with the engine: {check.why}")
             return
         report.checks.append((rule.name, p, check.error))
-        report._add("note", f"{gloss}; the rule agrees with the engine's chain rule through "
-                            f"{plural(size, 'primitive')} to {number(check.error, 2)} (max relative difference)")
+        verdict = "agrees with the engine's chain rule through {} to {}" if check.agrees else \
+            "DIFFERS from the engine's chain rule through {} by {}"
+        report._add("note", f"{gloss}; the rule {verdict.format(plural(size, 'primitive'), number(check.error, 2))} "
+                            "(max relative difference)")
 
 
 _GREEK = {"γ": r"\gamma", "β": r"\beta"}

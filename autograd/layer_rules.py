@@ -140,6 +140,11 @@ def layer_calls(graph):
             if not any(call.node in others for other, others in members if other is not call)]
 
 
+#: Largest relative difference between a rule and the engine that counts as agreement: float32 rounding
+#: stays far below it, a wrong rule or gradient far above.
+AGREEMENT = 1e-3
+
+
 class Check(NamedTuple):
     """A rule's gradient for one input next to the engine's: `rule`, `engine` (arrays) and `error`
     (max |rule − engine| / max(|engine|, tiny)), or `why` it could not be compared."""
@@ -148,6 +153,11 @@ class Check(NamedTuple):
     engine: object = None
     error: float = None
     why: str = None
+
+    @property
+    def agrees(self):
+        """Compared, and within AGREEMENT (a NaN error never agrees)."""
+        return self.error is not None and self.error <= AGREEMENT
 
 
 def verify(call, nodes, capture):

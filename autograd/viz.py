@@ -647,11 +647,11 @@ class _Scene:
         rule = call.rule
         rows = [_escape("rule, ḡ = ∂L/∂Y:")] + [_wrapped(rule.vjps[p][0]) for p in call.inputs()]
         if self.has_grads and not self.capture.freed:
-            checks = verify(call, members, self.capture).values()
-            errors = [c.error for c in checks if c.error is not None]
+            checks = [c for c in verify(call, members, self.capture).values() if c.error is not None]
             done = step is None or max(self.graph.step[node] for node in members) <= step
-            if errors:
-                rows.append(_ink(f"= engine, Δ {number(max(errors), 1)}", done))
+            if checks:
+                sign = "=" if all(c.agrees for c in checks) else "≠"
+                rows.append(_ink(f"{sign} engine, Δ {number(max(c.error for c in checks), 1)}", done))
         return rows
 
     def _box_outputs(self, unit, step):

@@ -187,14 +187,14 @@ def format_markdown(report):
 
 
 def commit():
-    """The measured code's git commit, with '+dirty' when autograd/, nn/, optim/ or benchmarks/ (its results
-    aside) have uncommitted changes."""
+    """The measured code's git commit, with '+dirty' when autograd/, nn/, optim/ or the benchmarks' code have
+    uncommitted changes."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     try:
         head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--", "autograd", "nn", "optim", "benchmarks", ":!benchmarks/results")
+        dirty = git("status", "--porcelain", "--", "autograd", "nn", "optim", "benchmarks/*.py")
     except OSError:
         return None
     return (head + ("+dirty" if dirty else "")) or None
@@ -229,14 +229,15 @@ def _pick(tries, stat="median"):
 
 
 def _ratios_by_round(row, stat):
-    """ours / torch (and ours / micrograd) within each round: the engines of a round ran one after the other, so
-    a slow spell of the machine moves both; `*_median` is the median of those ratios."""
+    """ours / torch (`ratio_by_round`) and ours / micrograd (`ratio_micrograd_by_round`) within each round where
+    both ran: the engines of a round ran one after the other, so a slow spell of the machine moves both; `*_median`
+    is the median of those ratios."""
     ratios = {}
     ours = row.get(f"ours_round_{stat}s_ms", [])
     for other, key in (("torch", "ratio"), ("micrograd", "ratio_micrograd")):
         theirs = row.get(f"{other}_round_{stat}s_ms", [])
-        if ours and len(theirs) == len(ours):
-            by_round = [round(a / b, 3) for a, b in zip(ours, theirs)]
+        by_round = [round(a / b, 3) for a, b in zip(ours, theirs) if a is not None and b is not None]
+        if by_round and len(theirs) == len(ours):
             ratios[f"{key}_by_round"] = by_round
             ratios[f"{key}_by_round_median"] = round(statistics.median(by_round), 3)
     return ratios
@@ -276,7 +277,8 @@ def run_suite(suite, repeat=None, tiny=False, cases=None, wait_idle=0, rounds=1,
             row["rounds"] = rounds
             for engine, t in tries.items():
                 if len(t) > 1:
-                    row[f"{engine}_round_{stat}s_ms"] = [round(r[f"{stat}_ms"], 3) for r, _ in t if "median_ms" in r]
+                    row[f"{engine}_round_{stat}s_ms"] = [round(r[f"{stat}_ms"], 3) if "median_ms" in r else None
+                                                         for r, _ in t]  # None: that round failed
             row.update(_ratios_by_round(row, stat))
         rows.append(row)
     return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit(), "quick": tiny,

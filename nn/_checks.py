@@ -1,9 +1,11 @@
-"""Argument checks shared by the nn.functional composites (conv, pooling, resampling), and the one-example
-inputs conv and pooling take (`takes_unbatched`): each error names
-the op, what was expected and what came (`ints` and `check_fits` live with the window primitives,
-`autograd.ops.window`, which check the same arguments)."""
+"""Argument checks shared by the nn.functional composites (conv, pooling, resampling), and the one example
+without a batch axis that conv and pooling also take (`takes_unbatched`). Each error names the op, what was
+expected and what came (`ints` and `check_fits` live with the window primitives, `autograd.ops.window`, which
+check the same arguments)."""
 import functools
 import inspect
+
+import numpy as np
 
 #: The input layout of a composite with 1, 2 or 3 spatial axes.
 LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
@@ -22,8 +24,8 @@ def check_layer_input(layer, x):
 
 def takes_unbatched(n, also=()):
     """Decorator for a conv or pooling composite over x (N, C, *spatial) with n spatial axes: it also takes
-    one example, x (C, *spatial), as PyTorch's do. That runs as a batch of one, x[None] (and the arguments
-    named in `also`, such as unpooling's indices, likewise), and the batch axis is dropped again from what the
+    one example, x (C, *spatial), as PyTorch's do. That runs as a batch of one, x[None] (and the arguments of
+    x's shape named in `also`, such as unpooling's indices, likewise), and the batch axis is dropped again from what the
     composite returns (from both tensors of a (y, indices) pair). Put it innermost, inside the composite's
     `scoped`: the reshapes then belong to the layer in pictures and derivations, and its layer rule sees the
     example as its input."""
@@ -35,12 +37,22 @@ def takes_unbatched(n, also=()):
             if getattr(x, "ndim", None) != n + 1:
                 return composite(x, *args, **kwargs)
             bound = signature.bind(x, *args, **kwargs)
-            for name in (next(iter(signature.parameters)), *also):
-                bound.arguments[name] = bound.arguments[name][None]
+            bound.arguments[next(iter(signature.parameters))] = x[None]
+            for name in also:
+                bound.arguments[name] = _one_more_axis(bound.arguments[name], x, name, composite.__name__)
             out = composite(*bound.args, **bound.kwargs)
             return tuple(o[0] for o in out) if isinstance(out, tuple) else out[0]
         return call
     return wrap
+
+
+def _one_more_axis(value, x, name, op):
+    """value (a Tensor, an array or nested lists of x's shape) with a batch axis of one in front."""
+    if not hasattr(value, "shape"):
+        value = np.asarray(value)
+    if tuple(value.shape) != tuple(x.shape):
+        raise ValueError(f"{op}: {name} must have the input's shape {tuple(x.shape)}, got {tuple(value.shape)}")
+    return value[None]
 
 
 def check_rank(t, ndim, layout, op, what="input"):

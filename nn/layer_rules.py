@@ -92,9 +92,10 @@ def _one_example_too(gradients, n):
     return run
 
 
-def _conv_rule(name, positions):
+def _conv_rule(n, positions):
+    """conv1d/2d/3d's rule; `positions` names the batch and output indices summed over for ∂L/∂b ("n,p,q")."""
     return LayerRule(
-        name, {"x": "X", "w": "W", "b": "b"},
+        f"conv{n}d", {"x": "X", "w": "W", "b": "b"},
         ("Y = corr(X, W) + b, the cross-correlation of the input with each filter", r"Y = X \star W + b"),
         {"w": ("∂L/∂W = corr(X, ḡ)", r"\frac{\partial L}{\partial W} = X \star \bar{g}",
                "the input cross-correlated with ḡ"),
@@ -104,12 +105,12 @@ def _conv_rule(name, positions):
          "b": ("∂L/∂b = Σ ḡ",
                rf"\frac{{\partial L}}{{\partial b_k}} = \sum_{{{positions}}} \bar{{g}}_{{n,k,{positions[2:]}}}",
                "ḡ summed over the batch and every output position")},
-        _one_example_too(_conv_gradients, positions.count(",")), options=("stride", "padding", "dilation", "groups"))
+        _one_example_too(_conv_gradients, n), options=("stride", "padding", "dilation", "groups"))
 
 
-CONV1D = _conv_rule("conv1d", "n,l")
-CONV2D = _conv_rule("conv2d", "n,p,q")
-CONV3D = _conv_rule("conv3d", "n,o,p,q")
+CONV1D = _conv_rule(1, "n,l")
+CONV2D = _conv_rule(2, "n,p,q")
+CONV3D = _conv_rule(3, "n,o,p,q")
 
 
 def _linear_gradients(args, y, g):
@@ -219,9 +220,15 @@ def _pool_gradients(args, y, g, weights):
     return {"x": gx}
 
 
+def _wins(values, y):
+    """1.0 where a value is its window's max y, else 0.0: equal to it, or NaN when y is (NaN wins, as in NumPy's
+    max and the engine's)."""
+    return ((values == y) | (np.isnan(values) & np.isnan(y))).astype(np.float64)
+
+
 def _winners(windows, y, w, args):
     """1 / (number of winners) at each window's arg-max (the engine's max rule), 0 elsewhere."""
-    hits = {offset: (window == y).astype(np.float64) for offset, window in windows.items()}
+    hits = {offset: _wins(window, y) for offset, window in windows.items()}
     total = sum(hits.values())
     return {offset: hit / total for offset, hit in hits.items()}
 
@@ -293,7 +300,7 @@ def _adaptive_gradients(args, y, g, share):
 
 def _to_winners(window, y):
     """The engine's max rule inside one box: 1 / (number of winners) at each arg-max, 0 elsewhere."""
-    hits = (window == y[(Ellipsis,) + (None,) * (window.ndim - 2)]).astype(np.float64)
+    hits = _wins(window, y[(Ellipsis,) + (None,) * (window.ndim - 2)])
     return hits / hits.sum(axis=tuple(range(2, window.ndim)), keepdims=True)
 
 

@@ -37,6 +37,8 @@ def test_ratios_pair_the_engines_round_by_round():
     row = {"ours_round_mins_ms": [2.0, 3.0, 6.0], "torch_round_mins_ms": [4.0, 2.0, 6.0],
            "micrograd_round_mins_ms": [1.0]}
     assert run._ratios_by_round(row, "min") == {"ratio_by_round": [0.5, 1.5, 1.0], "ratio_by_round_median": 1.0}
+    row = {"ours_round_mins_ms": [2.0, None, 6.0], "torch_round_mins_ms": [4.0, 2.0, None]}  # failed rounds
+    assert run._ratios_by_round(row, "min") == {"ratio_by_round": [0.5], "ratio_by_round_median": 0.5}
 
 
 def test_torch_version_runs():

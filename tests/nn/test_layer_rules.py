@@ -143,6 +143,23 @@ def test_adaptive_max_pool_ties_share_the_gradient():
     assert_rule_is_the_engines(F.adaptive_max_pool2d, x, 2)
 
 
+@pytest.mark.parametrize("fn, size", [(F.max_pool1d, 2), (F.adaptive_max_pool1d, 3)])
+def test_a_nan_wins_in_the_max_rules_as_in_the_engine(fn, size):
+    x = ag.tensor(np.array([[[1.0, np.nan, 2.0, 0.0, 5.0, np.nan]]]), requires_grad=True)
+    assert_rule_is_the_engines(fn, x, size)
+
+
+def test_a_rule_that_differs_from_the_engine_says_so():
+    """An adaptive window of only −∞ ties with the −∞ filler slot, which takes a share of ḡ in the engine; the
+    rule gives all of ḡ to the window's elements. Pictures and derivations must not call that agreement."""
+    from autograd import viz
+
+    x = ag.tensor(np.full((1, 1, 5), -np.inf), requires_grad=True)
+    loss = F.adaptive_max_pool1d(x, 3).sum()
+    assert "the rule DIFFERS from the engine's chain rule through" in str(ag.explain(loss, x, level="layer"))
+    assert "≠ engine" in viz.draw(loss, collapse=True).source
+
+
 @pytest.mark.parametrize("fn", [F.max_pool2d, F.adaptive_max_pool2d])
 def test_a_call_that_also_returns_indices_has_its_rule(fn):
     """The rule's Y is the pooled values, the first of the (values, indices) pair."""

@@ -91,6 +91,10 @@ def test_unpooling_one_example_against_torch():
     against_torch(lambda y: F.max_unpool2d(y, indices, 2, output_size=(7, 7)),
                   lambda y: torch.nn.functional.max_unpool2d(y, t_indices, 2, output_size=(7, 7)), [y.data])
     assert nn.MaxUnpool2d(2)(y, indices=indices).shape == (3, 6, 6)
+    np.testing.assert_array_equal(F.max_unpool2d(y, indices.data.tolist(), 2).data, F.max_unpool2d(y, indices, 2).data)
+    with pytest.raises(ValueError, match=r"^max_unpool2d: indices must have the input's shape \(3, 3, 3\), got "
+                                         r"\(3, 2, 3\)$"):
+        F.max_unpool2d(y, indices[:, :2], 2)
 
 
 @pytest.mark.parametrize("layer, shape", [
