@@ -203,7 +203,8 @@ LOG_SOFTMAX = LayerRule(
 def _pool_gradients(args, y, g, weights):
     """Spread ḡ over each window, its element at kernel offset o getting ḡ · weights[o], and crop the padding.
 
-    weights(windows, y, geometry, args) -> {offset: array like y}, from the window values at each offset."""
+    weights(windows, inside, y, geometry, args) -> {offset: array like y}, from the window values at each offset
+    and whether they lie in the input (not in the padding)."""
     from .pooling import _windows
 
     x = args["x"]
@@ -211,9 +212,11 @@ def _pool_gradients(args, y, g, weights):
                  args.get("dilation", 1), args["ceil_mode"])
     kernel, stride, dilation, pads = w.kernel, w.stride, w.dilation, w.pads
     padded = np.pad(x, ((0, 0), (0, 0)) + pads, constant_values=-np.inf)
-    windows = {offset: _window(padded, offset, stride, dilation, y.shape[2:]) for offset in np.ndindex(*kernel)}
+    in_input = np.pad(np.ones(x.shape, bool), ((0, 0), (0, 0)) + pads, constant_values=False)
+    windows, inside = ({offset: _window(array, offset, stride, dilation, y.shape[2:]) for offset in np.ndindex(*kernel)}
+                       for array in (padded, in_input))
     gpadded = np.zeros_like(padded)
-    for offset, weight in weights(windows, y, w, args).items():
+    for offset, weight in weights(windows, inside, y, w, args).items():
         _window(gpadded, offset, stride, dilation, y.shape[2:])[...] += g * weight
     gx = gpadded[(slice(None), slice(None)) + tuple(slice(before, before + size)
                                                     for (before, _), size in zip(pads, x.shape[2:]))]
@@ -226,14 +229,14 @@ def _wins(values, y):
     return ((values == y) | (np.isnan(values) & np.isnan(y))).astype(np.float64)
 
 
-def _winners(windows, y, w, args):
-    """1 / (number of winners) at each window's arg-max (the engine's max rule), 0 elsewhere."""
-    hits = {offset: _wins(window, y) for offset, window in windows.items()}
+def _winners(windows, inside, y, w, args):
+    """1 / (number of winners) at each window's arg-max in the input (the engine's max rule), 0 elsewhere."""
+    hits = {offset: _wins(window, y) * inside[offset] for offset, window in windows.items()}
     total = sum(hits.values())
     return {offset: hit / total for offset, hit in hits.items()}
 
 
-def _evenly(windows, y, w, args):
+def _evenly(windows, inside, y, w, args):
     """1 / count everywhere: the count of F.avg_pool2d (kernel size, clipped windows, or divisor_override)."""
     from .pooling import _divisor
 

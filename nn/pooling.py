@@ -118,6 +118,17 @@ def _all_axes(masks):
     return both
 
 
+def _interleaved(masks):
+    """The logical OR of per-axis (O, K) masks, laid out like adaptive windows: (1, 1, O₀, K₀, O₁, K₁, …)."""
+    n = len(masks)
+    either = False
+    for a, mask in enumerate(masks):
+        shape = [1] * (2 + 2 * n)
+        shape[2 + 2 * a], shape[3 + 2 * a] = mask.shape
+        either = either | mask.reshape(shape)
+    return either
+
+
 def _inside(w):
     """(K, *O) bool: whether kernel offset k of the window at each output position lies in the unpadded input."""
     masks = []
@@ -154,7 +165,8 @@ def _max_pool(x, n, op, kernel_size, stride, padding, dilation, ceil_mode, retur
     _check_flag(return_indices, "return_indices", op)
     w = _windows(x, n, op, kernel_size, stride, padding, dilation, ceil_mode)
     cols = _unfolded(x, w, lowest(x.dtype))
-    y = cols.max(axis=tuple(range(2, 2 + n)))
+    inside = _inside(w).reshape((1, 1) + w.kernel + w.outs)
+    y = ag.max(cols, axis=tuple(range(2, 2 + n)), candidates=None if inside.all() else inside)  # padding never wins
     return (y, _winner_index(cols, w)) if return_indices else y
 
 
@@ -397,7 +409,9 @@ def _adaptive_max_pool(x, output_size, return_indices, n, op):
     spatial = tuple(x.shape[2:])
     cols, slots = _adaptive_windows(x, outs, lowest(x.dtype))
     kernel_axes = tuple(range(3, 3 + 2 * n, 2))
-    y = cols.max(axis=kernel_axes)
+    filled = [at == size for at, size in zip(slots, spatial)]  # per axis (O, K): the fill slot
+    candidates = None if not any(f.any() for f in filled) else ~_interleaved(filled)
+    y = ag.max(cols, axis=kernel_axes, candidates=candidates)  # the fill slot never wins
     if not return_indices:
         return y
     # the winner among each window's (K₀, K₁, …) slots, scanned in row-major order like PyTorch

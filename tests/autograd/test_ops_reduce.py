@@ -54,6 +54,17 @@ def test_min_splits_the_gradient_evenly_among_tied_winners_per_row():
     np.testing.assert_allclose(x.grad.data, [[1.0, 1.0, 1.0], [2.0, 0.0, 2.0]])
 
 
+@pytest.mark.parametrize("op, fill", [(ag.max, -np.inf), (ag.min, np.inf)])
+def test_only_candidates_win(op, fill):
+    """Filling that ties with the extreme (a pooling window's padding) gets no share of the gradient."""
+    x = f64([[fill, fill, fill], [1.0, fill, 1.0]])
+    candidates = np.array([[False, True, True], [True, False, True]])
+    y = op(x, axis=1, candidates=candidates)
+    np.testing.assert_array_equal(y.data, [fill, 1.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]])
+
+
 def test_max_over_several_axes_routes_to_the_winner():
     x = f64(np.array([[[1.0, 9.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]))
     y = x.max(axis=(0, 2), keepdims=True)

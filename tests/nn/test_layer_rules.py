@@ -7,7 +7,7 @@ import autograd as ag
 import nn.functional as F
 from autograd.graph import Edge, position
 from autograd.grad_mode import scoped
-from autograd.layer_rules import LayerCall, layer_rule
+from autograd.layer_rules import LayerCall, LayerRule, layer_rule
 from nn import layer_rules as rules
 
 RNG = np.random.default_rng(0)
@@ -149,15 +149,45 @@ def test_a_nan_wins_in_the_max_rules_as_in_the_engine(fn, size):
     assert_rule_is_the_engines(fn, x, size)
 
 
+@pytest.mark.parametrize("fn, args", [
+    (F.adaptive_max_pool1d, (3,)),  # windows of 2, 3 and 2 elements, narrower ones filled up with −∞
+    (F.max_pool2d, (3, 2, 1)),  # kernel 3, stride 2, padding 1: windows reach into the −∞ padding
+])
+def test_windows_of_only_minus_infinity_give_all_of_the_gradient_to_the_input(fn, args):
+    """The −∞ filling ties with an input of −∞ but is no candidate: ḡ goes to the window's elements only."""
+    shape = (1, 1, 5) if fn is F.adaptive_max_pool1d else (1, 1, 4, 4)
+    x = ag.tensor(np.full(shape, -np.inf), requires_grad=True)
+    y = fn(x, *args)
+    y.sum().backward()
+    assert x.grad.data.sum() == y.size
+    assert_rule_is_the_engines(fn, ag.tensor(np.full(shape, -np.inf), requires_grad=True), *args)
+
+
+def _forgets_the_two(args, y, g):
+    return {"x": g}
+
+
+WRONG = LayerRule("twice", {"x": "X"}, ("Y = 2X", "Y = 2X"),
+                  {"x": ("∂L/∂X = ḡ", r"\frac{\partial L}{\partial X} = \bar{g}", "forgets the 2")}, _forgets_the_two)
+
+
+@layer_rule(WRONG)
+@scoped("twice")
+def twice(x):
+    return x * 2
+
+
 def test_a_rule_that_differs_from_the_engine_says_so():
-    """An adaptive window of only −∞ ties with the −∞ filler slot, which takes a share of ḡ in the engine; the
-    rule gives all of ḡ to the window's elements. Pictures and derivations must not call that agreement."""
+    """Pictures and derivations call a rule's agreement with the engine what it is: here a wrong rule."""
     from autograd import viz
 
-    x = ag.tensor(np.full((1, 1, 5), -np.inf), requires_grad=True)
-    loss = F.adaptive_max_pool1d(x, 3).sum()
-    assert "the rule DIFFERS from the engine's chain rule through" in str(ag.explain(loss, x, level="layer"))
+    x = tensor(2, 3)
+    loss = twice(x).sum()
+    assert "the rule DIFFERS from the engine's chain rule through 1 primitive by 0.5" in \
+        str(ag.explain(loss, x, level="layer"))
     assert "≠ engine" in viz.draw(loss, collapse=True).source
+    good = F.linear(x, tensor(4, 3)).sum()
+    assert "= engine" in viz.draw(good, collapse=True).source
 
 
 @pytest.mark.parametrize("fn", [F.max_pool2d, F.adaptive_max_pool2d])
