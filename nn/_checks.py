@@ -25,10 +25,10 @@ def check_layer_input(layer, x):
 def takes_unbatched(n, also=()):
     """Decorator for a conv or pooling composite over x (N, C, *spatial) with n spatial axes: it also takes
     one example, x (C, *spatial), as PyTorch's do. That runs as a batch of one, x[None] (and the arguments of
-    x's shape named in `also`, such as unpooling's indices, likewise), and the batch axis is dropped again from what the
-    composite returns (from both tensors of a (y, indices) pair). Put it innermost, inside the composite's
-    `scoped`: the reshapes then belong to the layer in pictures and derivations, and its layer rule sees the
-    example as its input."""
+    x's shape named in `also`, such as unpooling's indices, likewise), and the batch axis is dropped again
+    from what the composite returns (from both tensors of a (y, indices) pair). Put it innermost, inside the
+    composite's `scoped`: the reshapes then belong to the layer in pictures and derivations, and its layer
+    rule sees the example as its input."""
     def wrap(composite):
         signature = inspect.signature(composite)
 
