@@ -53,6 +53,11 @@ class Windows(NamedTuple):
     outs: tuple  # the output's sizes
     pads: tuple  # (before, after) actually padded: the after side grows so that ceil_mode's last window fits
 
+    @property
+    def padded(self):
+        """Whether some window reaches past the input (into padding)."""
+        return any(before or after for before, after in self.pads)
+
 
 def _pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
     """PyTorch's number of windows along one axis (see the module docstring)."""
@@ -83,7 +88,7 @@ def _windows(x, n, op, kernel_size, stride, padding, dilation=1, ceil_mode=False
 
 def _unfolded(x, w, fill):
     """x padded with `fill`, then every window: (N, C, *S) → (N, C, *K, *O)."""
-    if any(before or after for before, after in w.pads):
+    if w.padded:
         x = ag.pad(x, ((0, 0), (0, 0)) + w.pads, value=fill)
     return ag.unfold(x, w.kernel, w.stride, 0, w.dilation)
 
@@ -116,17 +121,6 @@ def _all_axes(masks):
         shape[a], shape[n + a] = mask.shape
         both = both & mask.reshape(shape)
     return both
-
-
-def _interleaved(masks):
-    """The logical OR of per-axis (O, K) masks, laid out like adaptive windows: (1, 1, O₀, K₀, O₁, K₁, …)."""
-    n = len(masks)
-    either = False
-    for a, mask in enumerate(masks):
-        shape = [1] * (2 + 2 * n)
-        shape[2 + 2 * a], shape[3 + 2 * a] = mask.shape
-        either = either | mask.reshape(shape)
-    return either
 
 
 def _inside(w):
@@ -165,8 +159,9 @@ def _max_pool(x, n, op, kernel_size, stride, padding, dilation, ceil_mode, retur
     _check_flag(return_indices, "return_indices", op)
     w = _windows(x, n, op, kernel_size, stride, padding, dilation, ceil_mode)
     cols = _unfolded(x, w, lowest(x.dtype))
-    inside = _inside(w).reshape((1, 1) + w.kernel + w.outs)
-    y = ag.max(cols, axis=tuple(range(2, 2 + n)), candidates=None if inside.all() else inside)  # padding never wins
+    # padding never wins (the mask costs ~50 µs a call: made only when a window reaches into padding)
+    candidates = _inside(w).reshape((1, 1) + w.kernel + w.outs) if w.padded else None
+    y = ag.max(cols, axis=tuple(range(2, 2 + n)), candidates=candidates)
     return (y, _winner_index(cols, w)) if return_indices else y
 
 
@@ -409,14 +404,13 @@ def _adaptive_max_pool(x, output_size, return_indices, n, op):
     spatial = tuple(x.shape[2:])
     cols, slots = _adaptive_windows(x, outs, lowest(x.dtype))
     kernel_axes = tuple(range(3, 3 + 2 * n, 2))
-    filled = [at == size for at, size in zip(slots, spatial)]  # per axis (O, K): the fill slot
-    candidates = None if not any(f.any() for f in filled) else ~_interleaved(filled)
-    y = ag.max(cols, axis=kernel_axes, candidates=candidates)  # the fill slot never wins
+    inside = _all_axes([at < size for at, size in zip(slots, spatial)])  # (O₀, O₁, …, K₀, K₁, …): not a fill slot
+    interleaved = inside.transpose([i for a in range(n) for i in (a, n + a)])[None, None]  # as cols: (O₀, K₀, …)
+    y = ag.max(cols, axis=kernel_axes, candidates=None if inside.all() else interleaved)  # the fill never wins
     if not return_indices:
         return y
     # the winner among each window's (K₀, K₁, …) slots, scanned in row-major order like PyTorch
     window_last = cols.data.transpose(0, 1, *range(2, 2 + 2 * n, 2), *kernel_axes).reshape(tuple(y.shape) + (-1,))
-    inside = _all_axes([at < size for at, size in zip(slots, spatial)])  # the fill slots are never picked
     best = _winner(window_last, inside.reshape(tuple(y.shape[2:]) + (-1,)), axis=-1)
     offsets = np.unravel_index(best, tuple(at.shape[1] for at in slots))
     winners = [at[_on_axis(a, n, np.arange(at.shape[0])), t] for a, (at, t) in enumerate(zip(slots, offsets))]

@@ -187,12 +187,12 @@ def max(x, axis=None, keepdims=False, *, candidates=None):
     """Largest value; ties share the gradient evenly (max pooling on ties follows the math). candidates: a bool
     mask broadcasting to x of the elements that may win; the others must not exceed the result (padding that
     holds the dtype's lowest value) and get no gradient even when they tie with it."""
-    return _reduce(Max, x, axis, keepdims, **({} if candidates is None else {"candidates": candidates}))
+    return _reduce(Max, x, axis, keepdims, candidates=candidates)
 
 
 def min(x, axis=None, keepdims=False, *, candidates=None):
     """Smallest value; ties share the gradient evenly. candidates: as for `max` (the others hold the highest value)."""
-    return _reduce(Min, x, axis, keepdims, **({} if candidates is None else {"candidates": candidates}))
+    return _reduce(Min, x, axis, keepdims, candidates=candidates)
 
 
 def _ddof(ddof, correction, unbiased, op):
