@@ -52,6 +52,7 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
     if targets is not None:
         order = [node for node in order if node in runs or node in targets]
     captured = {}
+    plain = on_arrays and not ANOMALY.get()  # a primitive's rule then runs as it is, on arrays
     with _backward_mode(create_graph):
         for node in order:
             upstream = pending.pop(node, None)
@@ -68,7 +69,7 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                 if observer is not None:
                     _observe(observer, node, upstream, (), ())
                 continue
-            grads = _vjp(node, upstream, on_arrays)
+            grads = _vjp(node, upstream, on_arrays, plain)
             if observer is not None:
                 grads, raw_shapes = _fitted(node, grads, on_arrays)
                 _observe(observer, node, upstream, grads, raw_shapes)
@@ -168,14 +169,14 @@ def _backward_mode(create_graph):
         state.scope = previous_scope
 
 
-def _vjp(node, upstream, on_arrays):
+def _vjp(node, upstream, on_arrays, plain):
     """Run node's VJP on its upstream gradient(s); returns one result per input (None: no gradient)."""
-    if node.released:
+    if node.outputs is None:  # released
         raise RuntimeError(
             f"trying to backward through the graph a second time ({node!r} was freed after the "
             "first backward); pass retain_graph=True to the first backward to keep it"
         )
-    if type(upstream) is not list and on_arrays and node.function.vjp_on_arrays and not ANOMALY.get():
+    if plain and type(upstream) is not list and node.function.vjp_on_arrays:
         result = node.function.backward(node, upstream)  # the common case: one output, a rule that runs on arrays
     else:
         result = _run_rule(node, upstream, on_arrays)

@@ -200,14 +200,14 @@ def _link(ctx, args, kwargs):
         else:
             arrays.append(a)
             value = a
-        constants = [(i, value)] if constants is None else constants + [(i, value)]
+        constants = ((i, value),) if constants is None else constants + ((i, value),)
         constant_mask |= 1 << i
         inputs.append(None)
     n = len(args)
     if constants is not None:
         if len(constants) == n:  # no input requires grad
             return None
-        ctx.constants = tuple(constants)  # tuples: the garbage collector soon stops tracking them
+        ctx.constants = constants  # tuples: the garbage collector soon stops tracking them
     ctx.inputs = tuple(inputs)
     fields = None if slots is not None else _INPUT_FIELDS.get((n, constant_mask))
     ctx.input_slots, ctx.needs_input_grad = fields or _input_fields(n, constant_mask, slots)
@@ -216,8 +216,6 @@ def _link(ctx, args, kwargs):
     ctx.scope = SCOPE.get()
     ctx.out_counters = ctx.pre_hooks = None  # slots: the engine and `saved` read them for every node
     ctx.saved = ctx.saved_from = ()
-    ctx.writes_seen = ALL_WRITES.value
-    ctx.released = False
     ctx.created = next_creation()  # after its inputs' nodes, even a leaf's accumulator made just now
     if ANOMALY.get():
         ctx.site = _creation_site()
@@ -249,7 +247,9 @@ def _keep_constant_tensor(ctx, position, tensor):
 
 
 def _record(ctx, out, args, arrays):
-    """After the forward: keep its outputs, resolve what it saved, wrap the outputs as ctx's."""
+    """After the forward: keep its outputs, resolve what it saved, wrap the outputs as ctx's.
+    `writes_seen` is noted now: a forward may write a tensor it then saves (a mask it builds)."""
+    ctx.writes_seen = ALL_WRITES.value
     if type(out) is not tuple and not ANOMALY.get():
         array = out if type(out) is np.ndarray else np.asarray(out)
         key = ((array.shape, array.dtype),)
@@ -286,11 +286,9 @@ _PLAIN = ("value", None)
 
 
 def _resolve_saved(ctx, arrays, returned):
-    """Describe what forward saved (node.saved_from: per value its kind and index) and note the
-    process's write count now (`writes_seen`: the saved values are compared against it). A saved
-    Tensor is kept as its array, its counter made now (a write through any alias is then seen)."""
+    """Describe what forward saved (node.saved_from: per value its kind and index). A saved Tensor is
+    kept as its array, its counter made now (a write through any alias is then seen)."""
     saved = ctx.saved
-    ctx.writes_seen = ALL_WRITES.value  # a forward may write a tensor it then saves (a mask it builds)
     n = len(saved)
     if n <= len(arrays) and n < len(_FIRST_INPUTS) and all(map(is_, saved, arrays)):  # the first inputs, in order
         ctx.saved_from = _FIRST_INPUTS[n]  # (the common case: no loop, one shared tuple)

@@ -12,8 +12,8 @@ A **node** is what one recorded operation leaves behind for backward. Its fields
     saved         the values the VJP asked to keep, as the forward passed them (arrays)
     saved_from    per saved value: (kind, index), kind 'input' (input `index`), 'output' (output
                   `index`), 'tensor' (the array of a Tensor that is neither; index: that Tensor) or 'value'
-    writes_seen   how many in-place writes the process had seen when the node was recorded (when its
-                  forward saved values: after the forward)
+    writes_seen   how many in-place writes the process had seen when the node was recorded (after its
+                  forward ran: a forward may write a value it then saves)
     constants     (position, value) of the inputs without a gradient; options, the keyword options
     output_names  {output index: name} of named outputs; constant_names, {input position: name}
     constant_counters  {input position: version counter} of the tensor inputs without a gradient
@@ -90,7 +90,7 @@ class Node:
     """
 
     __slots__ = ("function", "created", "inputs", "input_slots", "out_meta", "outputs",
-                 "needs_input_grad", "scope", "saved", "saved_from", "writes_seen", "released", "out_counters",
+                 "needs_input_grad", "scope", "saved", "saved_from", "writes_seen", "out_counters",
                  "pre_hooks", "__dict__", "__weakref__")
     # fields most nodes leave at these defaults (written only when they differ, so most nodes need no __dict__)
     constants = ()
@@ -149,11 +149,15 @@ class Node:
             self.pre_hooks = []
         self.pre_hooks.append((index, fn))
 
+    @property
+    def released(self):
+        """True once backward freed the forward values and what was saved (`release`)."""
+        return self.outputs is None
+
     def release(self):
         """Free the forward values and what was saved for the VJP; a later backward raises."""
         self.saved = self.outputs = None
         self.saved_from = ()  # (a saved Tensor that is no input is named there)
-        self.released = True
 
     # -- the context API: what forward and backward call on their `ctx` (this node) -----
     def save_for_backward(self, *values):
@@ -168,7 +172,7 @@ class Node:
         Raises when a saved tensor was written in place since (through any view or alias). No write
         at all since the node saved them (`ALL_WRITES` unchanged) is the common case: no check per value.
         """
-        if self.released:
+        if self.outputs is None:  # released
             raise RuntimeError(
                 f"{self!r}: trying to backward through the graph a second time; its saved values "
                 "were freed after the first backward. Pass retain_graph=True to the first backward "
@@ -297,9 +301,8 @@ class AccumulateGrad(Node):
         self.made_for = leaf.data  #: the leaf's array it was last checked against (out_meta describes it)
         self.inputs = self.input_slots = self.needs_input_grad = ()
         self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
-        self.outputs = self.saved = None
-        self.saved_from = self.scope = ()
-        self.released = False
+        self.saved = None
+        self.outputs = self.saved_from = self.scope = ()  # (outputs None would mean released)
         self.out_counters = None
 
     @property

@@ -318,14 +318,15 @@ def _number(x, dtype):
 
     A scalar, not a 0-d array: on 0-d tensors (whose arrays `Function.apply` hands the forward as
     scalars) NumPy's scalar arithmetic is ~10× faster than its ufuncs on 0-d arrays."""
-    if x != x or (x == 0 and type(x) is float):  # NaN never equals a key; −0.0 would equal 0.0
-        return dtype.type(x)
     key = (x, type(x), dtype)
     scalar = _NUMBERS.get(key)
     if scalar is None:
+        scalar = dtype.type(x)
+        if x != x or (x == 0 and type(x) is float):  # never cached: NaN equals no key, −0.0 would equal 0.0
+            return scalar
         if len(_NUMBERS) > 4096:  # a loop over many distinct numbers: keep the cache small
             _NUMBERS.clear()
-        scalar = _NUMBERS[key] = dtype.type(x)
+        _NUMBERS[key] = scalar
     return scalar
 
 
