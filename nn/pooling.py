@@ -294,14 +294,15 @@ def _adaptive_bounds(size, out):
 
 
 def _output_size(x, output_size, n, op):
-    """An int or n entries (None keeps that axis's size) → n sizes ≥ 1."""
+    """An int or n entries → n sizes ≥ 1. For 2-d and 3-d pooling an entry may be None, which keeps that axis's
+    size (as in PyTorch, which refuses None for 1-d pooling and a bare None everywhere)."""
     check_rank(x, n + 2, BATCHED_OR_NOT[n], op)
     spatial = tuple(x.shape[2:])
-    if isinstance(output_size, (int, np.integer)) or output_size is None:
+    if isinstance(output_size, (int, np.integer)):
         output_size = (output_size,) * n
-    if not isinstance(output_size, (tuple, list)) or len(output_size) != n:
-        raise ValueError(f"{op}: output_size must be an int or a tuple of {n} ints (None keeps a size), "
-                         f"got {output_size!r}")
+    if not isinstance(output_size, (tuple, list)) or len(output_size) != n or (n == 1 and None in output_size):
+        raise ValueError(f"{op}: output_size must be an int or a tuple of {n} ints"
+                         f"{' (None keeps a size)' if n > 1 else ''}, got {output_size!r}")
     return ints(tuple(size if o is None else o for o, size in zip(output_size, spatial)), n, "output_size", op, 1)
 
 

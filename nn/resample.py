@@ -259,7 +259,8 @@ def _unpool_size(x, kernel, stride, padding, output_size, op):
     if len(size) != 2 or any(not default[d] - stride[d] < size[d] < default[d] + stride[d] for d in range(2)):
         bounds = ", ".join(f"{default[d] - stride[d] + 1}…{default[d] + stride[d] - 1}" for d in range(2))
         raise ValueError(f"{op}: output_size must be (OH, OW) or (N, C, OH, OW) with OH, OW in {bounds} for input "
-                         f"{tuple(x.shape)}, kernel {kernel}, stride {stride}, padding {padding}; got {output_size!r}")
+                         f"size {tuple(x.shape[2:])} (H, W), kernel {kernel}, stride {stride}, padding {padding}; "
+                         f"got {output_size!r}")
     return tuple(int(n) for n in size)
 
 

@@ -155,13 +155,11 @@ class Conv3d(_Conv):
     conv = staticmethod(F.conv3d)
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed convolution (the adjoint of Conv2d, for upsampling): weight (C_in, C_out/groups, KH, KW).
-
-    OH = (H − 1)·stride − 2·pad + dilation·(KH − 1) + output_padding + 1.
-    """
+class _ConvTranspose(_ConvNd):
+    """A transposed convolution layer: F.conv_transpose1d/2d/3d (`conv`), weight (C_in, C_out/groups, *kernel)."""
 
     transposed = True
+    conv = None
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1):
@@ -176,10 +174,8 @@ class ConvTranspose2d(_ConvNd):
         return self.conv(x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups,
                          self.dilation)
 
-    conv = staticmethod(F.conv_transpose2d)
 
-
-class ConvTranspose1d(ConvTranspose2d):
+class ConvTranspose1d(_ConvTranspose):
     """1-D transposed convolution (the adjoint of Conv1d): weight (C_in, C_out/groups, K).
 
     (N, C_in, L) → (N, C_out, OL), OL = (L − 1)·stride − 2·pad + dilation·(K − 1) + output_padding + 1.
@@ -189,7 +185,16 @@ class ConvTranspose1d(ConvTranspose2d):
     conv = staticmethod(F.conv_transpose1d)
 
 
-class ConvTranspose3d(ConvTranspose2d):
+class ConvTranspose2d(_ConvTranspose):
+    """Transposed convolution (the adjoint of Conv2d, for upsampling): weight (C_in, C_out/groups, KH, KW).
+
+    OH = (H − 1)·stride − 2·pad + dilation·(KH − 1) + output_padding + 1.
+    """
+
+    conv = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTranspose):
     """3-D transposed convolution (the adjoint of Conv3d): weight (C_in, C_out/groups, KD, KH, KW).
 
     OD = (D − 1)·stride − 2·pad + dilation·(KD − 1) + output_padding + 1 (likewise OH, OW).

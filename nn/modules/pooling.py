@@ -88,16 +88,13 @@ class AvgPool2d(_AvgPool):
     function = F.avg_pool2d
 
 
-class AvgPool3d(AvgPool2d):
+class AvgPool3d(_AvgPool):
     """Mean over each KD×KH×KW window (F.avg_pool3d), with AvgPool2d's options."""
 
     n, function = 3, F.avg_pool3d
 
 
-class AdaptiveAvgPool1d(_Pool):
-    """Average pooling to a fixed length (F.adaptive_avg_pool1d)."""
-
-    n, function = 1, F.adaptive_avg_pool1d
+class _AdaptiveAvgPool(_Pool):
     options = shown = ("output_size",)
 
     def __init__(self, output_size):
@@ -105,24 +102,26 @@ class AdaptiveAvgPool1d(_Pool):
         self.output_size = output_size
 
 
-class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
+class AdaptiveAvgPool1d(_AdaptiveAvgPool):
+    """Average pooling to a fixed length (F.adaptive_avg_pool1d)."""
+
+    n, function = 1, F.adaptive_avg_pool1d
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPool):
     """Average pooling to a fixed output size; AdaptiveAvgPool2d(1) is global average pooling."""
 
     n, function = 2, F.adaptive_avg_pool2d
 
 
-class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+class AdaptiveAvgPool3d(_AdaptiveAvgPool):
     """Average pooling to a fixed output size (F.adaptive_avg_pool3d); AdaptiveAvgPool3d(1) is the mean over
     D, H and W."""
 
     n, function = 3, F.adaptive_avg_pool3d
 
 
-class AdaptiveMaxPool1d(_Pool):
-    """Max pooling to a fixed length (F.adaptive_max_pool1d); return_indices=True also returns the winners'
-    indices."""
-
-    n, function = 1, F.adaptive_max_pool1d
+class _AdaptiveMaxPool(_Pool):
     options = ("output_size", "return_indices")
     shown = ("output_size",)
 
@@ -131,14 +130,21 @@ class AdaptiveMaxPool1d(_Pool):
         self.output_size, self.return_indices = output_size, return_indices
 
 
-class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    """Max pooling to a fixed length (F.adaptive_max_pool1d); return_indices=True also returns the winners'
+    indices."""
+
+    n, function = 1, F.adaptive_max_pool1d
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
     """Max pooling to a fixed output size (F.adaptive_max_pool2d); return_indices=True also returns the
     winners' flat indices in their H·W plane."""
 
     n, function = 2, F.adaptive_max_pool2d
 
 
-class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
     """Max pooling to a fixed output size (F.adaptive_max_pool3d); return_indices=True also returns the
     winners' flat indices in their D·H·W plane."""
 

@@ -180,8 +180,11 @@ def test_max_unpool2d_averages_copies_that_share_a_place():
     (lambda x, i: F.max_unpool2d(x, i * 1.0, 2), TypeError, "max_unpool2d: indices must be integers, got dtype "
                                                             "float64"),
     (lambda x, i: F.max_unpool2d(x, i, 2, output_size=(6, 4)), ValueError,
-     "max_unpool2d: output_size must be (OH, OW) or (N, C, OH, OW) with OH, OW in 3…5, 3…5 for input (1, 1, 2, 2), "
-     "kernel (2, 2), stride (2, 2), padding (0, 0); got (6, 4)"),
+     "max_unpool2d: output_size must be (OH, OW) or (N, C, OH, OW) with OH, OW in 3…5, 3…5 for input size (2, 2) "
+     "(H, W), kernel (2, 2), stride (2, 2), padding (0, 0); got (6, 4)"),
+    (lambda x, i: F.max_unpool2d(x[0], i[0], 2, output_size=(6, 4)), ValueError,  # one example: the same sizes
+     "max_unpool2d: output_size must be (OH, OW) or (N, C, OH, OW) with OH, OW in 3…5, 3…5 for input size (2, 2) "
+     "(H, W), kernel (2, 2), stride (2, 2), padding (0, 0); got (6, 4)"),
     (lambda x, i: F.max_unpool2d(x[0, 0], i[0, 0], 2), ValueError, "max_unpool2d: expected input of shape "
                                                                    "(N, C, H, W) or (C, H, W), got shape (2, 2) (2 "
                                                                    "dimensions)"),

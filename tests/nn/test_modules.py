@@ -504,3 +504,14 @@ def test_constructor_errors():
         nn.Conv2d(3, 4, 3, padding="full")
     with pytest.raises(ValueError, match="does not fit"):
         nn.LocallyConnected2d(1, 1, 2, 3)
+
+
+
+@pytest.mark.parametrize("family", ["Conv", "ConvTranspose", "MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool"])
+def test_layers_of_one_family_are_siblings_as_in_pytorch(family):
+    """isinstance(m, nn.ConvTranspose2d) is False for a 1-d or 3-d layer, as in PyTorch: no N-d layer subclasses
+    another."""
+    classes = [getattr(nn, f"{family}{n}d") for n in (1, 2, 3)]
+    for cls in classes:
+        for other in classes:
+            assert issubclass(cls, other) == (cls is other), (cls.__name__, other.__name__)

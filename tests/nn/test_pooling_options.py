@@ -279,6 +279,12 @@ def test_adaptive_pool3d_layers_return_the_pair_and_name_the_layout_they_expect(
      "(3 dimensions)"),
     (lambda x: F.adaptive_max_pool3d(x, (2, 2)), ValueError,
      "adaptive_max_pool3d: output_size must be an int or a tuple of 3 ints (None keeps a size), got (2, 2)"),
+    (lambda x: F.adaptive_avg_pool1d(x[0], None), ValueError,
+     "adaptive_avg_pool1d: output_size must be an int or a tuple of 1 ints, got None"),
+    (lambda x: F.adaptive_max_pool1d(x[0], (None,)), ValueError,
+     "adaptive_max_pool1d: output_size must be an int or a tuple of 1 ints, got (None,)"),
+    (lambda x: F.adaptive_avg_pool2d(x, None), ValueError,
+     "adaptive_avg_pool2d: output_size must be an int or a tuple of 2 ints (None keeps a size), got None"),
     (lambda x: F.adaptive_max_pool1d(x, 2), ValueError,
      "adaptive_max_pool1d: expected input of shape (N, C, L) or (C, L), got shape (1, 2, 6, 6) (4 dimensions)"),
 ])
