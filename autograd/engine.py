@@ -75,7 +75,7 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                 _observe(observer, node, upstream, grads, raw_shapes)
             if not retain_graph:
                 node.release()
-            for index, (g, child, slot) in enumerate(zip(grads, node.inputs, node.input_slots)):
+            for g, child, slot in zip(grads, node.inputs, node.input_slots):
                 if g is None or child is None:
                     continue
                 meta = child.out_meta  # the input was output `slot` of `child`
@@ -83,15 +83,21 @@ def run_backward(seeds, *, retain_graph=False, create_graph=False, targets=None,
                 if on_arrays:  # an array of the input's shape and dtype, or a NumPy scalar of its dtype for a 0-d one
                     if not (g.shape == shape and g.dtype == dtype if type(g) is np.ndarray
                             else type(g) is dtype.type and not shape):  # (a scalar's .dtype costs 5× its type)
-                        g = _passed_on(g, shape, dtype, node, index, on_arrays)
+                        g = _passed_on(g, shape, dtype, node, _input_index(node, grads, g, child, slot), on_arrays)
                 elif not (type(g) is Tensor and g.data.shape == shape and g.data.dtype == dtype):
-                    g = _passed_on(g, shape, dtype, node, index, on_arrays)
+                    g = _passed_on(g, shape, dtype, node, _input_index(node, grads, g, child, slot), on_arrays)
                 if len(meta) == 1:  # _add, inline (a call less per edge)
                     waiting = pending.get(child)
                     pending[child] = g if waiting is None else waiting + g
                 else:
                     _add(pending, child, slot, g)
     return captured
+
+
+def _input_index(node, grads, g, child, slot):
+    """Which input of node gets gradient g, going to output `slot` of `child` (for error messages)."""
+    return next(index for index, edge in enumerate(zip(grads, node.inputs, node.input_slots))
+                if edge[0] is g and edge[1] is child and edge[2] == slot)
 
 
 def _tensor(g):

@@ -357,6 +357,21 @@ def test_a_vjp_returning_an_unbroadcastable_shape_is_a_clear_error():
         Bad.apply(f64(np.ones(3))).sum().backward()
 
 
+def test_the_shape_error_names_the_input_even_when_one_tensor_is_both_inputs():
+    class Bad(ag.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, ag.ones(3, 3, dtype=np.float64)
+
+    x = f64(np.ones(2)) * 1
+    with pytest.raises(RuntimeError, match=r"shape \(3, 3\) for input 1, which has shape \(2,\)"):
+        Bad.apply(x, x).sum().backward()
+
+
 def test_backward_function_takes_several_roots():
     x = f64([1.0, 2.0])
     ag.backward([(x * 2).sum(), (x * x).sum()])
