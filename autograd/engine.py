@@ -177,7 +177,7 @@ def _backward_mode(create_graph):
 
 def _vjp(node, upstream, on_arrays, plain):
     """Run node's VJP on its upstream gradient(s); returns one result per input (None: no gradient)."""
-    if node.outputs is None:  # released
+    if node.saved is None:  # released
         raise RuntimeError(
             f"trying to backward through the graph a second time ({node!r} was freed after the "
             "first backward); pass retain_graph=True to the first backward to keep it"

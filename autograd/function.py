@@ -254,7 +254,7 @@ def _record(ctx, out, args, arrays):
         array = out if type(out) is np.ndarray else np.asarray(out)
         key = ((array.shape, array.dtype),)
         ctx.out_meta = _SHARED.get(key) or _shared(key)
-        ctx.outputs = (array,)
+        ctx.output = array  # (no tuple: one object fewer for the garbage collector per node)
         result = _wrap(array, ctx, 0)
         if ctx.function.view:
             _share_version(result, args[0], ctx)
@@ -262,7 +262,8 @@ def _record(ctx, out, args, arrays):
             _resolve_saved(ctx, arrays, (out,))
         return result
     returned = out if type(out) is tuple else (out,)
-    outs = ctx.outputs = _outputs(ctx.function, out)
+    outs = _outputs(ctx.function, out)
+    ctx.output, ctx.more_outputs = outs[0], outs[1:]
     key = tuple([(o.shape, o.dtype) for o in outs])
     ctx.out_meta = _shared(key)
     results = [_wrap(o, ctx, i) for i, o in enumerate(outs)]

@@ -8,7 +8,8 @@ A **node** is what one recorded operation leaves behind for backward. Its fields
     input_slots   per forward input: which output of that node it was
     needs_input_grad  per forward input: whether a gradient goes to it (its `inputs` entry is a node)
     out_meta      per output: (shape, dtype); `in_meta` reads an input's from its node (or the constant)
-    outputs       the output arrays the forward computed (kept until backward frees the graph)
+    output        the array the forward computed (its first one: `outputs` gives them all; a node with
+                  several keeps the others in `more_outputs`), kept until backward frees the graph
     saved         the values the VJP asked to keep, as the forward passed them (arrays)
     saved_from    per saved value: (kind, index), kind 'input' (input `index`), 'output' (output
                   `index`), 'tensor' (the array of a Tensor that is neither; index: that Tensor) or 'value'
@@ -89,11 +90,11 @@ class Node:
     caches are per class: on nodes of many classes they miss, measured 5× slower per access).
     """
 
-    __slots__ = ("function", "created", "inputs", "input_slots", "out_meta", "outputs",
+    __slots__ = ("function", "created", "inputs", "input_slots", "out_meta", "output",
                  "needs_input_grad", "scope", "saved", "saved_from", "writes_seen", "out_counters",
                  "pre_hooks", "__dict__", "__weakref__")
     # fields most nodes leave at these defaults (written only when they differ, so most nodes need no __dict__)
-    constants = ()
+    constants = more_outputs = ()
     options = {}
     site = output_names = constant_names = constant_counters = None
 
@@ -150,14 +151,19 @@ class Node:
         self.pre_hooks.append((index, fn))
 
     @property
+    def outputs(self):
+        """The output arrays the forward computed (None once backward freed them)."""
+        return None if self.saved is None else (self.output, *self.more_outputs)
+
+    @property
     def released(self):
         """True once backward freed the forward values and what was saved (`release`)."""
-        return self.outputs is None
+        return self.saved is None
 
     def release(self):
         """Free the forward values and what was saved for the VJP; a later backward raises."""
-        self.saved = self.outputs = None
-        self.saved_from = ()  # (a saved Tensor that is no input is named there)
+        self.saved = self.output = None
+        self.saved_from = self.more_outputs = ()  # (a saved Tensor that is no input is named there)
 
     # -- the context API: what forward and backward call on their `ctx` (this node) -----
     def save_for_backward(self, *values):
@@ -172,7 +178,7 @@ class Node:
         Raises when a saved tensor was written in place since (through any view or alias). No write
         at all since the node saved them (`ALL_WRITES` unchanged) is the common case: no check per value.
         """
-        if self.outputs is None:  # released
+        if self.saved is None:  # released
             raise RuntimeError(
                 f"{self!r}: trying to backward through the graph a second time; its saved values "
                 "were freed after the first backward. Pass retain_graph=True to the first backward "
@@ -293,6 +299,7 @@ class AccumulateGrad(Node):
     name = "accumulate_grad"
     formula = None
     vjp_on_arrays = True
+    outputs = ()  # a leaf's value is its `.data`
 
     def __init__(self, leaf):
         self.function = AccumulateGrad
@@ -301,8 +308,7 @@ class AccumulateGrad(Node):
         self.made_for = leaf.data  #: the leaf's array it was last checked against (out_meta describes it)
         self.inputs = self.input_slots = self.needs_input_grad = ()
         self.out_meta = ((leaf.data.shape, leaf.data.dtype),)
-        self.saved = None
-        self.outputs = self.saved_from = self.scope = ()  # (outputs None would mean released)
+        self.saved = self.saved_from = self.scope = ()  # (saved None would mean released)
         self.out_counters = None
 
     @property

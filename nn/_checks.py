@@ -42,8 +42,15 @@ def takes_unbatched(n, also=()):
                 bound.arguments[name] = _one_more_axis(bound.arguments[name], x, name, composite.__name__)
             out = composite(*bound.args, **bound.kwargs)
             return tuple(o[0] for o in out) if isinstance(out, tuple) else out[0]
+        call.__doc__ = with_one_example(composite.__doc__, n)
         return call
     return wrap
+
+
+def with_one_example(doc, n):
+    """A docstring of a composite that `takes_unbatched`, with a sentence saying so."""
+    return (f"{inspect.cleandoc(doc or '')}\n\nTakes one example {UNBATCHED[n]} too, without the batch axis, as "
+            "PyTorch does: it runs as the batch of one.")
 
 
 def _one_more_axis(value, x, name, op):

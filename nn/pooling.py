@@ -33,7 +33,7 @@ from autograd.ops.elementwise import to_float
 from autograd.ops.window import check_fits, ints
 
 from . import layer_rules as rules
-from ._checks import BATCHED_OR_NOT, check_rank, takes_unbatched
+from ._checks import BATCHED_OR_NOT, check_rank, takes_unbatched, with_one_example
 
 
 def _check_flag(value, name, op):
@@ -274,11 +274,12 @@ def _document(n, max_pool, avg_pool):
                         3: ("o, p, q", "h,i,j", "o·s₀ + h·d₀, p·s₁ + i·d₁, q·s₂ + j·d₂")}[n]
     undilated = re.sub("·d[₀₁₂]?", "", at)
     count = window.replace("×", "·").replace("length-", "")
-    max_pool.__doc__ = _MAX_DOC.format(window=window, x=x, y=y, plane=plane,
-                                       formula=f"y[n, c, {out}] = max_{{{offsets}}} x[n, c, {at}],")
-    avg_pool.__doc__ = _AVG_DOC.format(window=window, x=x, y=y, count=count,
-                                       formula=f"y[n, c, {out}] = (1 / count) Σ_{{{offsets}}} x[n, c, {undilated}],",
-                                       override="" if n == 1 else " divisor_override replaces the count everywhere.")
+    max_pool.__doc__ = with_one_example(_MAX_DOC.format(
+        window=window, x=x, y=y, plane=plane, formula=f"y[n, c, {out}] = max_{{{offsets}}} x[n, c, {at}],"), n)
+    avg_pool.__doc__ = with_one_example(_AVG_DOC.format(
+        window=window, x=x, y=y, count=count,
+        formula=f"y[n, c, {out}] = (1 / count) Σ_{{{offsets}}} x[n, c, {undilated}],",
+        override="" if n == 1 else " divisor_override replaces the count everywhere."), n)
 
 
 _document(1, max_pool1d, avg_pool1d)
