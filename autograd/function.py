@@ -151,6 +151,8 @@ def _outputs(cls, out):
     """forward's result as a tuple of arrays (checked for NaN/inf under detect_anomaly)."""
     outs = tuple([o.data if isinstance(o, Tensor) else np.asarray(o)
                   for o in (out if type(out) is tuple else (out,))])
+    if not outs:
+        raise ValueError(f"{cls.name}: forward returned an empty tuple; it must return at least one array")
     if ANOMALY.get():
         _check_finite_forward(cls, outs)
     return outs

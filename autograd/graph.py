@@ -163,7 +163,9 @@ class Node:
     def release(self):
         """Free the forward values and what was saved for the VJP; a later backward raises."""
         self.saved = self.output = None
-        self.saved_from = self.more_outputs = ()  # (a saved Tensor that is no input is named there)
+        self.saved_from = ()  # (a saved Tensor that is no input is named there)
+        if len(self.out_meta) > 1:  # (only there: a one-output node then needs no __dict__)
+            self.more_outputs = ()
 
     # -- the context API: what forward and backward call on their `ctx` (this node) -----
     def save_for_backward(self, *values):

@@ -96,6 +96,29 @@ def test_function_with_two_outputs_gets_zeros_for_an_unused_one():
     assert ag.gradcheck(lambda t: SplitHalves.apply(t), [f64([1.0, 2.0, 3.0, 4.0])])
 
 
+def test_outputs_are_kept_until_backward_frees_them_and_a_freed_node_keeps_no_dict():
+    x = f64([1.0, 2.0, 3.0, 4.0])
+    lo, hi = SplitHalves.apply(x)
+    node = lo.grad_fn
+    assert [o.tolist() for o in node.outputs] == [[1.0, 2.0], [3.0, 4.0]]
+    y = Cube.apply(lo * hi)
+    cube = y.grad_fn
+    assert len(cube.outputs) == 1 and cube.outputs[0] is y.data
+    y.sum().backward()
+    assert node.released and node.outputs is None and cube.released and cube.outputs is None
+    assert cube.__dict__ == {}  # releasing a one-output node writes no field it had left at its class default
+
+
+def test_a_forward_that_returns_nothing_is_a_clear_error():
+    class Nothing(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return ()
+
+    with pytest.raises(ValueError, match="nothing: forward returned an empty tuple"):
+        Nothing.apply(f64([1.0]))
+
+
 def test_function_without_inputs_requiring_grad_records_nothing():
     y = Cube.apply(ag.tensor([2.0]))
     assert not y.requires_grad and y.grad_fn is None and y.item() == 8.0

@@ -506,7 +506,6 @@ def test_constructor_errors():
         nn.LocallyConnected2d(1, 1, 2, 3)
 
 
-
 @pytest.mark.parametrize("family", ["Conv", "ConvTranspose", "MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool"])
 def test_layers_of_one_family_are_siblings_as_in_pytorch(family):
     """isinstance(m, nn.ConvTranspose2d) is False for a 1-d or 3-d layer, as in PyTorch: no N-d layer subclasses
