@@ -14,6 +14,22 @@ def test_python_numbers_never_widen_a_tensors_float_dtype():
     assert (ag.tensor(1) + 0.5).dtype == np.float32  # an int tensor and a float: the default float dtype
 
 
+def test_numbers_reused_from_the_cache_keep_their_sign_nan_and_dtype():
+    """Python numbers become cached NumPy scalars per (value, type, dtype): 0.0 must not answer for −0.0, nor
+    a float32 0.1 for a float64 one, and NaN stays NaN (each product is taken twice: the second reads the cache)."""
+    x32, x64 = ag.tensor([1.0, -2.0]), ag.tensor([1.0, -2.0], dtype=np.float64, requires_grad=True)
+    for _ in range(2):
+        assert np.signbit((x32 * 0).data).tolist() == [False, True]
+        assert np.signbit((x32 * 0.0).data).tolist() == [False, True]
+        assert np.signbit((x32 * -0.0).data).tolist() == [True, False]
+        assert np.isnan((x32 * float("nan")).data).all()
+        assert (x32 * 0.1).data.tolist() == (np.array([1.0, -2.0], np.float32) * np.float32(0.1)).tolist()
+        assert (x64 * 0.1).data.tolist() == [0.1, -0.2]
+    y = (x64 * -0.0).sum()
+    y.backward()
+    assert np.signbit(x64.grad.data).all()  # ∂(−0.0·x)/∂x = −0.0
+
+
 def test_integer_tensors_meet_floats_in_the_default_float_dtype():
     i = ag.tensor(np.array([1, 4], I32))
     assert ag.exp(ag.tensor(2)).dtype == np.float32
