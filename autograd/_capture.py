@@ -56,7 +56,8 @@ class Capture:
         node, slot = key
         if isinstance(node, AccumulateGrad):
             return node.variable.data
-        return None if node.outputs is None else node.outputs[slot]
+        outputs = node.outputs  # (a property: the tuple is made per call)
+        return None if outputs is None else outputs[slot]
 
     def problems(self):
         """Sentences for a picture or a derivation about what it cannot show."""
