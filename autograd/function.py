@@ -253,9 +253,13 @@ def _record(ctx, out, args, arrays):
     `writes_seen` is noted now: a forward may write a tensor it then saves (a mask it builds)."""
     ctx.writes_seen = ALL_WRITES.value
     if type(out) is not tuple and not ANOMALY.get():
-        array = out if type(out) is np.ndarray else np.asarray(out)
-        key = ((array.shape, array.dtype),)
-        ctx.out_meta = _SHARED.get(key) or _shared(key)
+        if type(out) is np.ndarray:
+            array = out
+            key = ((out.shape, out.dtype),)
+            ctx.out_meta = _SHARED.get(key) or _shared(key)
+        else:  # a NumPy scalar (the forward of 0-d inputs): its metadata found by its type
+            array = np.asarray(out)
+            ctx.out_meta = _SCALAR_META.get(type(out)) or _scalar_meta(out, array)
         ctx.output = array  # (no tuple: one object fewer for the garbage collector per node)
         result = _wrap(array, ctx, 0)
         if ctx.function.view:
@@ -274,6 +278,18 @@ def _record(ctx, out, args, arrays):
     if ctx.saved:
         _resolve_saved(ctx, arrays, returned)
     return results[0] if type(out) is not tuple else tuple(results)
+
+
+_SCALAR_META = {}  # NumPy scalar type -> the out_meta of a node whose one output is such a scalar
+
+
+def _scalar_meta(out, array):
+    """out_meta of a node whose forward returned `out` (not an ndarray), remembered for NumPy scalar types
+    of one fixed dtype (np.float64: yes; np.str_, whose length varies: no)."""
+    meta = _shared(((array.shape, array.dtype),))
+    if isinstance(out, np.generic) and np.dtype(type(out)) == array.dtype:
+        _SCALAR_META[type(out)] = meta
+    return meta
 
 
 def _share_version(out, source, node):
