@@ -116,8 +116,9 @@ class Function(metaclass=_FunctionClass):
         ctx.function = cls
         if GRAD_ENABLED.get() and cls.differentiable:
             arrays = _link(ctx, args, kwargs)
-            if arrays is not None:
-                return _record(ctx, cls.forward(ctx, *arrays, **kwargs), args, arrays)
+            if arrays is not None:  # (no `**{}` when there are no options: passing it costs 1% of a scalar op)
+                out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
+                return _record(ctx, out, args, arrays)
         arrays = [_operand_value(a, cls) for a in args]
         n = len(args)
         ctx.needs_input_grad = _NONE_NEEDED[n] if n < len(_NONE_NEEDED) else (False,) * n
@@ -181,7 +182,7 @@ def _link(ctx, args, kwargs):
     constants = None
     constant_mask = 0  # bit i: input i is a constant
     scalars = not ctx.function.view
-    for i, a in enumerate(args):
+    for a in args:  # (input i is args[i], and len(inputs) == i until it is appended: no enumerate per op)
         if isinstance(a, Tensor):
             data = a.data
             if scalars and not data.shape:
@@ -189,19 +190,20 @@ def _link(ctx, args, kwargs):
             arrays.append(data)
             node = a._node
             if node is not None:
-                inputs.append(node)
                 if a._out_idx:
                     slots = slots or [0] * len(args)
-                    slots[i] = a._out_idx
+                    slots[len(inputs)] = a._out_idx
+                inputs.append(node)
                 continue
             if a._requires_grad:
-                inputs.append(a._grad_accumulator(recording=True))
+                inputs.append(a._grad_accumulator(True))  # (recording: positional, a keyword costs more per op)
                 continue
             value = a.data
-            _keep_constant_tensor(ctx, i, a)
+            _keep_constant_tensor(ctx, len(inputs), a)
         else:
             arrays.append(a)
             value = a
+        i = len(inputs)
         constants = ((i, value),) if constants is None else constants + ((i, value),)
         constant_mask |= 1 << i
         inputs.append(None)
@@ -211,7 +213,7 @@ def _link(ctx, args, kwargs):
             return None
         ctx.constants = constants  # tuples: the garbage collector soon stops tracking them
     ctx.inputs = tuple(inputs)
-    fields = None if slots is not None else _INPUT_FIELDS.get((n, constant_mask))
+    fields = None if slots is not None else _INPUT_FIELDS.get((n, constant_mask) if constant_mask else n)
     ctx.input_slots, ctx.needs_input_grad = fields or _input_fields(n, constant_mask, slots)
     if kwargs:
         ctx.options = kwargs
@@ -224,7 +226,9 @@ def _link(ctx, args, kwargs):
     return arrays
 
 
-_INPUT_FIELDS = {}  # (inputs, constants' bit mask) -> (input_slots, needs_input_grad) when every slot is 0
+#: (inputs, constants' bit mask), or just the number of inputs when none is a constant (the common case: no
+#: tuple to build and hash per op) -> (input_slots, needs_input_grad), for nodes whose every slot is 0
+_INPUT_FIELDS = {}
 
 
 def _input_fields(n, constant_mask, slots):
@@ -232,7 +236,7 @@ def _input_fields(n, constant_mask, slots):
     needs = tuple([not constant_mask >> i & 1 for i in range(n)])
     if slots is not None:
         return _shared(tuple(slots)), _shared(needs)
-    fields = _INPUT_FIELDS[n, constant_mask] = (_shared((0,) * n), _shared(needs))
+    fields = _INPUT_FIELDS[(n, constant_mask) if constant_mask else n] = (_shared((0,) * n), _shared(needs))
     return fields
 
 
@@ -265,9 +269,8 @@ def _record(ctx, out, args, arrays):
         if ctx.function.view:
             _share_version(result, args[0], ctx)
         if ctx.saved:
-            _resolve_saved(ctx, arrays, (out,))
+            _resolve_saved(ctx, arrays, out)
         return result
-    returned = out if type(out) is tuple else (out,)
     outs = _outputs(ctx.function, out)
     ctx.output, ctx.more_outputs = outs[0], outs[1:]
     key = tuple([(o.shape, o.dtype) for o in outs])
@@ -276,7 +279,7 @@ def _record(ctx, out, args, arrays):
     if ctx.function.view:
         _share_version(results[0], args[0], ctx)
     if ctx.saved:
-        _resolve_saved(ctx, arrays, returned)
+        _resolve_saved(ctx, arrays, out)
     return results[0] if type(out) is not tuple else tuple(results)
 
 
@@ -304,9 +307,10 @@ def _share_version(out, source, node):
 _PLAIN = ("value", None)
 
 
-def _resolve_saved(ctx, arrays, returned):
+def _resolve_saved(ctx, arrays, out):
     """Describe what forward saved (node.saved_from: per value its kind and index). A saved Tensor is
-    kept as its array, its counter made now (a write through any alias is then seen)."""
+    kept as its array, its counter made now (a write through any alias is then seen). `out`: what
+    forward returned."""
     saved = ctx.saved
     n = len(saved)
     if n <= len(arrays) and n < len(_FIRST_INPUTS) and all(map(is_, saved, arrays)):  # the first inputs, in order
@@ -323,7 +327,7 @@ def _resolve_saved(ctx, arrays, returned):
         if index is not None:
             saved_from.append(("input", index))
             continue
-        slot = _output_position(item, returned, ctx.outputs)
+        slot = _output_position(item, out if type(out) is tuple else (out,), ctx.outputs)
         saved_from.append(_PLAIN if slot is None else ("output", slot))
     if any([kind == "tensor" for kind, _ in saved_from]):
         ctx.saved = tuple([item.data if isinstance(item, Tensor) else item for item in saved])

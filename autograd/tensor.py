@@ -116,7 +116,8 @@ class Tensor:
         recording: a new graph takes the leaf in. The engine fits the leaf's gradients to the shape and
         dtype its accumulator was made for, so when `.data` was since replaced by an array of another
         shape or dtype, the new graph gets a new accumulator (graphs recorded before keep theirs)."""
-        accumulator = None if self._accumulator is None else self._accumulator()
+        ref = self._accumulator
+        accumulator = None if ref is None else ref()
         if accumulator is not None and recording and accumulator.made_for is not self.data:
             if accumulator.out_meta[0] == (self.data.shape, self.data.dtype):
                 accumulator.made_for = self.data  # the same kind of array: the accumulator still fits
