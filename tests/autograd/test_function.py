@@ -238,3 +238,29 @@ def test_a_function_may_save_many_inputs():
     total = np.prod([x.data for x in xs])
     for x in xs:
         np.testing.assert_allclose(x.grad.data, total / x.data)
+
+
+class Returns(ag.Function):
+    """Returns the value it was given as an option, whatever its type (a number, a NumPy scalar)."""
+
+    @staticmethod
+    def forward(ctx, x, value=None):
+        return value
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+@pytest.mark.parametrize("values", [
+    [np.float32(1.5), 1.5, np.float64(2.0), np.float32(0.5)],
+    [np.str_("ab"), np.str_("abcd")],  # a scalar type whose dtype varies with the value: no metadata by type
+    [True, np.int8(3), 7, np.bool_(False)],
+])
+def test_a_forward_that_returns_a_scalar_gets_the_dtype_and_metadata_of_that_scalar(values):
+    x = f64(1.0)
+    for value in values:
+        y = Returns.apply(x, value=value)
+        expected = np.asarray(value)
+        assert y.dtype == expected.dtype and y.shape == ()
+        assert y.grad_fn.out_meta == (((), expected.dtype),)
