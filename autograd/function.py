@@ -213,8 +213,9 @@ def _link(ctx, args, kwargs):
             return None
         ctx.constants = constants  # tuples: the garbage collector soon stops tracking them
     ctx.inputs = tuple(inputs)
-    fields = None if slots is not None else _INPUT_FIELDS.get((n, constant_mask) if constant_mask else n)
-    ctx.input_slots, ctx.needs_input_grad = fields or _input_fields(n, constant_mask, slots)
+    key = (n, constant_mask) if constant_mask else n
+    fields = None if slots is not None else _INPUT_FIELDS.get(key)
+    ctx.input_slots, ctx.needs_input_grad = fields or _input_fields(n, constant_mask, slots, key)
     if kwargs:
         ctx.options = kwargs
     ctx.scope = SCOPE.get()
@@ -231,12 +232,13 @@ def _link(ctx, args, kwargs):
 _INPUT_FIELDS = {}
 
 
-def _input_fields(n, constant_mask, slots):
-    """The node fields input_slots and needs_input_grad, shared by every node with the same ones."""
+def _input_fields(n, constant_mask, slots, key):
+    """The node fields input_slots and needs_input_grad, shared by every node with the same ones (remembered
+    under `key` in _INPUT_FIELDS when every slot is 0)."""
     needs = tuple([not constant_mask >> i & 1 for i in range(n)])
     if slots is not None:
         return _shared(tuple(slots)), _shared(needs)
-    fields = _INPUT_FIELDS[(n, constant_mask) if constant_mask else n] = (_shared((0,) * n), _shared(needs))
+    fields = _INPUT_FIELDS[key] = (_shared((0,) * n), _shared(needs))
     return fields
 
 
@@ -318,6 +320,7 @@ def _resolve_saved(ctx, arrays, out):
         ctx.saved_from = _FIRST_INPUTS[n]  # (the common case: no loop, one shared tuple)
         return
     saved_from = []
+    returned = out if type(out) is tuple else (out,)
     for item in saved:
         if isinstance(item, Tensor):
             item._version_counter()
@@ -328,7 +331,7 @@ def _resolve_saved(ctx, arrays, out):
         if index is not None:
             saved_from.append(("input", index))
             continue
-        slot = _output_position(item, out if type(out) is tuple else (out,), ctx.outputs)
+        slot = _output_position(item, returned, ctx.outputs)
         saved_from.append(_PLAIN if slot is None else ("output", slot))
     if any([kind == "tensor" for kind, _ in saved_from]):
         ctx.saved = tuple([item.data if isinstance(item, Tensor) else item for item in saved])

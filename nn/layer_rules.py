@@ -204,17 +204,16 @@ def _pool_gradients(args, y, g, weights):
     """Spread ḡ over each window, its element at kernel offset o getting ḡ · weights[o], and crop the padding.
 
     weights(windows, inside, y, geometry, args) -> {offset: array like y}, from the window values at each offset
-    and whether they lie in the input (not in the padding)."""
-    from .pooling import _windows
+    and whether they lie in the input (not in the padding: `inside[offset]`, an array of the output's spatial shape)."""
+    from .pooling import _inside, _windows
 
     x = args["x"]
     w = _windows(x, x.ndim - 2, "layer rule", args["kernel_size"], args["stride"], args["padding"],
                  args.get("dilation", 1), args["ceil_mode"])
     kernel, stride, dilation, pads = w.kernel, w.stride, w.dilation, w.pads
     padded = np.pad(x, ((0, 0), (0, 0)) + pads, constant_values=-np.inf)
-    in_input = np.pad(np.ones(x.shape, bool), ((0, 0), (0, 0)) + pads, constant_values=False)
-    windows, inside = ({offset: _window(array, offset, stride, dilation, y.shape[2:]) for offset in np.ndindex(*kernel)}
-                       for array in (padded, in_input))
+    windows = {offset: _window(padded, offset, stride, dilation, y.shape[2:]) for offset in np.ndindex(*kernel)}
+    inside = _inside(w).reshape(kernel + w.outs)  # inside[offset]: which windows have that slot in the input
     gpadded = np.zeros_like(padded)
     for offset, weight in weights(windows, inside, y, w, args).items():
         _window(gpadded, offset, stride, dilation, y.shape[2:])[...] += g * weight
