@@ -65,6 +65,19 @@ def test_only_candidates_win(op, fill):
     np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]])
 
 
+@pytest.mark.parametrize("op, pick", [(ag.max, np.max), (ag.min, np.min)])
+def test_extremes_with_candidates_gradcheck(op, pick):
+    """Away from ties, the candidates mask changes nothing: the gradient goes to the winner, numerically too."""
+    rng = np.random.default_rng(3)
+    x = f64(rng.standard_normal((3, 4, 5)))
+    candidates = rng.random((1, 4, 5)) < 0.7
+    candidates[:, 0] = True  # every (row, column) window has a candidate
+    x.data[~np.broadcast_to(candidates, x.shape)] = -pick([-1e3, 1e3])  # the others: filling that never wins
+    y = op(x, axis=1, candidates=candidates)
+    np.testing.assert_array_equal(y.data, pick(x.data, axis=1))
+    assert ag.gradcheck(lambda t: op(t, axis=1, candidates=candidates), [x])
+
+
 def test_max_over_several_axes_routes_to_the_winner():
     x = f64(np.array([[[1.0, 9.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]))
     y = x.max(axis=(0, 2), keepdims=True)
